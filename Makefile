@@ -1,0 +1,41 @@
+# Tooling entry points: local AWS (moto, dynalite) setup, demo, benchmarks, tests.
+#   make setup  - .venv from scripts/requirements.txt, node_modules from package-lock.json (stamped)
+#   make demo   - scripts/demo.sh against a local moto
+#   make bench  - scripts/bench.sh
+#   make build  - scripts/build-lambda.sh
+#   make test   - fmt, clippy, cargo test (+ scripts/validate-template.sh if present)
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+export AWS_EC2_METADATA_DISABLED := true
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup demo bench build test
+
+setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.requirements.stamp: scripts/requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r scripts/requirements.txt
+	touch $@
+
+node_modules/.lock.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+demo: setup
+	bash scripts/demo.sh
+
+bench: setup
+	bash scripts/bench.sh
+
+build: setup
+	bash scripts/build-lambda.sh
+
+test: setup
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test
+	if [ -f scripts/validate-template.sh ]; then bash scripts/validate-template.sh; fi

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Demo: run the canary against a local moto (IAM enforced) with a least-privilege user.
+# canary-demo may DescribeTable/GetItem orders (us-east-1, eu-west-1) and customers
+# (us-east-1) only; payroll exists but must be denied (expect: deny).
+# Usage: scripts/demo.sh   (or: make demo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/localaws.sh   # exports AWS_EC2_METADATA_DISABLED=true; stop_all on EXIT
+PY=.venv/bin/python
+
+start_moto
+admin="$($PY scripts/localaws.py bootstrap --endpoint "$MOTO_URL")"
+account="$(jq -r '.arn | split(":")[4]' <<<"$admin")"
+tbl() { echo "arn:aws:dynamodb:$1:$account:table/$2"; }
+
+spec="$(jq -n --arg o1 "$(tbl us-east-1 orders)" --arg o2 "$(tbl eu-west-1 orders)" --arg c "$(tbl us-east-1 customers)" '{
+  users: [{name: "canary-demo", policy: {Version: "2012-10-17", Statement: [{
+    Effect: "Allow", Action: ["dynamodb:DescribeTable", "dynamodb:GetItem"], Resource: [$o1, $o2, $c]}]}}],
+  tables: [
+    {name: "orders", regions: ["us-east-1", "eu-west-1"], key: [{name: "pk", type: "S"}]},
+    {name: "customers", regions: ["us-east-1"], key: [{name: "pk", type: "S"}]},
+    {name: "payroll", regions: ["us-east-1"], key: [{name: "pk", type: "S"}]}]}')"
+created="$($PY scripts/localaws.py apply --endpoint "$MOTO_URL" \
+  --admin-key "$(jq -r .access_key_id <<<"$admin")" --admin-secret "$(jq -r .secret_access_key <<<"$admin")" \
+  --spec - <<<"$spec")"
+
+tmp="$(mktemp -d -t canary-demo.XXXXXX)"
+trap 'stop_all; rm -rf "$tmp"' EXIT
+# payroll has no describe probe, so its read probe needs an explicit sentinel key.
+cat >"$tmp/config.json" <<'EOF'
+{"defaults":{"regions":["us-east-1"],"probes":["describe","read"],"timeout_ms":2000},
+ "targets":[{"table":"orders","regions":["us-east-1","eu-west-1"]},{"table":"customers"},
+            {"table":"payroll","probes":["read"],"expect":"deny","key":{"pk":{"S":"__canary__"}}}],
+ "metrics":{"sink":"emf"}}
+EOF
+
+# Only canary-demo's keys: no profile, no session token, no ~/.aws (HOME is a temp dir;
+# cargo/rustup keep their real homes).
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+canary() {
+  env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
+    -u AWS_ENDPOINT_URL_DYNAMODB -u AWS_REGION -u AWS_DEFAULT_REGION \
+    HOME="$tmp" AWS_CONFIG_FILE="$tmp/no-config" AWS_SHARED_CREDENTIALS_FILE="$tmp/no-credentials" \
+    AWS_ACCESS_KEY_ID="$(jq -r '.users["canary-demo"].access_key_id' <<<"$created")" \
+    AWS_SECRET_ACCESS_KEY="$(jq -r '.users["canary-demo"].secret_access_key' <<<"$created")" \
+    cargo run --quiet -- check --config "$tmp/config.json" --endpoint-url "$MOTO_URL" --region us-east-1 "$@"
+}
+
+rc=0
+echo "== canary check (text)"
+canary || rc=$?
+echo "== canary check --output json"
+canary --output json || rc=$?
+echo "== exit status: $rc"
+exit "$rc"

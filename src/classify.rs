@@ -1,0 +1,631 @@
+//! Turning every failed AWS call into a stable class, code, request id and hint.
+//!
+//! The service's error code is read first; when the SDK could not parse the
+//! error (a proxy's page, an emulator answering XML) the raw HTTP response is
+//! read instead. Credential-chain failures are found by walking `source()`.
+
+use crate::redact::{redact, truncate};
+use aws_config::meta::ProviderChainError;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::{Deserialize, Serialize};
+use std::error::Error as StdError;
+
+/// The failure classes: a contract shared by the report, metrics and alarms.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Success.
+    #[default]
+    Ok,
+    /// The caller is not the expected account, role, user or ARN.
+    IdentityMismatch,
+    /// No provider in the credential chain supplied credentials.
+    CredentialsMissing,
+    /// A credential provider failed (bad profile, SSO, process, web identity).
+    CredentialsError,
+    /// The credentials expire soon (a warning; the run stays healthy).
+    CredentialsExpiring,
+    /// The request reached the service without a signature.
+    AuthMissingToken,
+    /// The signature was malformed or incomplete.
+    AuthIncompleteSignature,
+    /// The access key id (or session token) is not known to AWS.
+    AuthInvalidToken,
+    /// The signature does not match: wrong secret key.
+    AuthBadSignature,
+    /// The request's time is too far from the service's clock.
+    AuthClockSkew,
+    /// The session token has expired.
+    AuthExpired,
+    /// IAM refused the action.
+    AccessDenied,
+    /// AssumeRole into a target's role was refused.
+    AssumeRoleDenied,
+    /// A must-deny probe was allowed: a least-privilege regression.
+    UnexpectedAccess,
+    /// The table does not exist here.
+    NotFound,
+    /// Throttled after the SDK's retries.
+    Throttled,
+    /// Nothing answered at the endpoint.
+    EndpointUnreachable,
+    /// No answer within the probe's timeout or the run's deadline.
+    Timeout,
+    /// The service failed (5xx).
+    ServiceError,
+    /// Anything else.
+    Other,
+}
+
+impl Class {
+    /// Every class, in report order.
+    pub const ALL: &'static [Class] = &[
+        Class::Ok,
+        Class::IdentityMismatch,
+        Class::CredentialsMissing,
+        Class::CredentialsError,
+        Class::CredentialsExpiring,
+        Class::AuthMissingToken,
+        Class::AuthIncompleteSignature,
+        Class::AuthInvalidToken,
+        Class::AuthBadSignature,
+        Class::AuthClockSkew,
+        Class::AuthExpired,
+        Class::AccessDenied,
+        Class::AssumeRoleDenied,
+        Class::UnexpectedAccess,
+        Class::NotFound,
+        Class::Throttled,
+        Class::EndpointUnreachable,
+        Class::Timeout,
+        Class::ServiceError,
+        Class::Other,
+    ];
+
+    /// The class name used in JSON and metric dimensions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Ok => "ok",
+            Class::IdentityMismatch => "identity_mismatch",
+            Class::CredentialsMissing => "credentials_missing",
+            Class::CredentialsError => "credentials_error",
+            Class::CredentialsExpiring => "credentials_expiring",
+            Class::AuthMissingToken => "auth_missing_token",
+            Class::AuthIncompleteSignature => "auth_incomplete_signature",
+            Class::AuthInvalidToken => "auth_invalid_token",
+            Class::AuthBadSignature => "auth_bad_signature",
+            Class::AuthClockSkew => "auth_clock_skew",
+            Class::AuthExpired => "auth_expired",
+            Class::AccessDenied => "access_denied",
+            Class::AssumeRoleDenied => "assume_role_denied",
+            Class::UnexpectedAccess => "unexpected_access",
+            Class::NotFound => "not_found",
+            Class::Throttled => "throttled",
+            Class::EndpointUnreachable => "endpoint_unreachable",
+            Class::Timeout => "timeout",
+            Class::ServiceError => "service_error",
+            Class::Other => "other",
+        }
+    }
+
+    /// Credential and signature failures: the classes that page.
+    /// (`access_denied` counts too, but only on allow-expected probes,
+    /// which the caller decides.)
+    pub fn is_auth(self) -> bool {
+        matches!(
+            self,
+            Class::CredentialsMissing
+                | Class::CredentialsError
+                | Class::AuthMissingToken
+                | Class::AuthIncompleteSignature
+                | Class::AuthInvalidToken
+                | Class::AuthBadSignature
+                | Class::AuthClockSkew
+                | Class::AuthExpired
+                | Class::AssumeRoleDenied
+        )
+    }
+
+    /// A one-line remediation hint: what to check first.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Class::Ok => "",
+            Class::IdentityMismatch => "the credentials belong to another principal than expected: check AWS_PROFILE, the function's execution role, and which account the deployment targeted",
+            Class::CredentialsMissing => "no credential source supplied keys: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE (run `aws sso login` for SSO), or attach a role to the function or instance",
+            Class::CredentialsError => "a credential source is configured but failed: check the profile's syntax in ~/.aws/config, the SSO session, the web identity token file, or the credential_process command",
+            Class::CredentialsExpiring => "the temporary credentials expire soon: make sure whatever issues them (SSO, role assumption, the container agent) refreshes them",
+            Class::AuthMissingToken => "the request arrived unsigned: an endpoint override or proxy that is not DynamoDB, a proxy stripping the Authorization header, or a client built without credentials",
+            Class::AuthIncompleteSignature => "the Authorization header was mangled on the way: a proxy rewriting headers, or a hand-built request missing Credential/SignedHeaders/Signature",
+            Class::AuthInvalidToken => "AWS does not know this access key: it was deleted or rotated, belongs to another partition, or a session token was left out (or left over) with temporary keys",
+            Class::AuthBadSignature => "the secret key does not match the access key id: check AWS_SECRET_ACCESS_KEY for a stale or truncated value, and that both come from the same source",
+            Class::AuthClockSkew => "the host clock is off by more than 5 minutes: sync it (chrony/NTP) and check the container's clock",
+            Class::AuthExpired => "the session token has expired: refresh the temporary credentials (aws sso login, re-assume the role) and check that the refresh runs before expiry",
+            Class::AccessDenied => "IAM refused this action: add the action on this table's ARN to the role's policy, and check permission boundaries, SCPs and resource policies",
+            Class::AssumeRoleDenied => "AssumeRole was refused: either the caller lacks sts:AssumeRole on this role ARN, or the role's trust policy (or external id) does not accept the caller",
+            Class::UnexpectedAccess => "a call that must be denied succeeded: a policy grants more than intended; find the statement that allows it and narrow it",
+            Class::NotFound => "no such table here: the table may live in another region or account; check the region, the account, and the table name's spelling",
+            Class::Throttled => "throttled even after retries: the table or account is at its throughput limit; check capacity and other traffic",
+            Class::EndpointUnreachable => "nothing answered at the endpoint: check AWS_ENDPOINT_URL*/DYNAMODB_ENDPOINT overrides left over from local development, DNS, proxies and VPC endpoints",
+            Class::Timeout => "no answer in time: check network routes, security groups, NAT or VPC endpoints, and the endpoint override; raise timeout_ms only if the path is known to be slow",
+            Class::ServiceError => "the service answered with a server error: usually transient; check the AWS Health Dashboard if it persists",
+            Class::Other => "an unexpected answer: read the code and message; a non-AWS body means something other than DynamoDB answered",
+        }
+    }
+}
+
+impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One credential provider's outcome, for `credentials_missing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderTried {
+    /// The provider's name (Environment, Profile, ...).
+    pub provider: String,
+    /// Why it supplied nothing.
+    pub reason: String,
+}
+
+/// A classified failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The class.
+    pub class: Class,
+    /// The AWS error code, when there is one.
+    pub code: Option<String>,
+    /// A one-line message with no secret in it.
+    pub message: String,
+    /// The service's request id, when there is one.
+    pub request_id: Option<String>,
+    /// The HTTP status, when a response arrived.
+    pub http_status: Option<u16>,
+    /// Providers tried, for credential-chain failures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers_tried: Vec<ProviderTried>,
+}
+
+impl Failure {
+    /// A failure with only a class and a message.
+    pub fn new(class: Class, message: impl Into<String>) -> Failure {
+        Failure {
+            class,
+            code: None,
+            message: redact(&message.into()),
+            request_id: None,
+            http_status: None,
+            providers_tried: Vec::new(),
+        }
+    }
+
+    /// The hint for this failure's class.
+    pub fn hint(&self) -> &'static str {
+        self.class.hint()
+    }
+}
+
+/// Classifies any SDK error of any service.
+pub fn classify_sdk_error<E>(err: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    if let Some(f) = credentials_failure(err) {
+        return f;
+    }
+    match err {
+        SdkError::TimeoutError(_) => {
+            Failure::new(Class::Timeout, "the operation timed out (retries included)")
+        }
+        SdkError::DispatchFailure(d) => {
+            let chain = chain_text(err);
+            if d.is_timeout() {
+                Failure::new(Class::Timeout, format!("connection timed out: {chain}"))
+            } else if d.is_io() || has_io_error(err) {
+                Failure::new(
+                    Class::EndpointUnreachable,
+                    format!("could not reach the endpoint: {chain}"),
+                )
+            } else {
+                Failure::new(Class::Other, format!("request not sent: {chain}"))
+            }
+        }
+        SdkError::ConstructionFailure(_) => Failure::new(
+            Class::Other,
+            format!("request not built: {}", chain_text(err)),
+        ),
+        SdkError::ResponseError(_) | SdkError::ServiceError(_) => {
+            let raw = err.raw_response();
+            let status = raw.map(|r| r.status().as_u16());
+            let headers_id = raw.and_then(request_id_from_headers);
+            let body = raw
+                .and_then(|r| r.body().bytes())
+                .map(|b| String::from_utf8_lossy(b).into_owned());
+            let parsed = body.as_deref().map(parse_body).unwrap_or_default();
+            let code = err.code().map(short_code).or(parsed.code.clone());
+            let message = err.message().map(str::to_string).or(parsed.message.clone());
+            let request_id = headers_id.or(parsed.request_id.clone());
+            from_wire(status, code, message, request_id, body.as_deref())
+        }
+        _ => Failure::new(Class::Other, chain_text(err)),
+    }
+}
+
+/// Classifies a response from its parts: status, code, message and body.
+/// This is the single place where error codes map to classes.
+pub fn from_wire(
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    request_id: Option<String>,
+    body: Option<&str>,
+) -> Failure {
+    let msg = message.clone().unwrap_or_default();
+    let lower = msg.to_ascii_lowercase();
+    let class = match code.as_deref() {
+        Some(c) => class_of_code(c, &lower, status),
+        None => match status {
+            Some(s) if s >= 500 => Class::ServiceError,
+            Some(429) => Class::Throttled,
+            _ => Class::Other,
+        },
+    };
+    let message = match (&message, code.as_deref()) {
+        (Some(m), _) if !m.is_empty() => m.clone(),
+        (_, Some(c)) => c.to_string(),
+        _ => describe_unparsed(status, body),
+    };
+    Failure {
+        class,
+        code,
+        message: redact(&message),
+        request_id,
+        http_status: status,
+        providers_tried: Vec::new(),
+    }
+}
+
+fn class_of_code(code: &str, lower_msg: &str, status: Option<u16>) -> Class {
+    let skew = lower_msg.contains("signature expired")
+        || lower_msg.contains("not yet current")
+        || lower_msg.contains("too skewed")
+        || lower_msg.contains("earlier than");
+    match code {
+        "MissingAuthenticationTokenException" | "MissingAuthenticationToken" => {
+            Class::AuthMissingToken
+        }
+        "IncompleteSignatureException" | "IncompleteSignature" => Class::AuthIncompleteSignature,
+        "InvalidSignatureException" | "SignatureDoesNotMatch" if skew => Class::AuthClockSkew,
+        "InvalidSignatureException" | "SignatureDoesNotMatch" => Class::AuthBadSignature,
+        "RequestTimeTooSkewed" => Class::AuthClockSkew,
+        "RequestExpired" if skew || lower_msg.contains("timestamp") => Class::AuthClockSkew,
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" | "TokenRefreshRequired" => {
+            Class::AuthExpired
+        }
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidAccessKeyId"
+            if lower_msg.contains("expired") =>
+        {
+            Class::AuthExpired
+        }
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidAccessKeyId" => {
+            Class::AuthInvalidToken
+        }
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnauthorizedOperation"
+        | "AuthorizationError" => Class::AccessDenied,
+        "ResourceNotFoundException" | "TableNotFoundException" => Class::NotFound,
+        "ThrottlingException"
+        | "Throttling"
+        | "ProvisionedThroughputExceededException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "LimitExceededException" => Class::Throttled,
+        "InternalServerError"
+        | "InternalFailure"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "InternalServerErrorException" => Class::ServiceError,
+        _ => match status {
+            Some(s) if s >= 500 => Class::ServiceError,
+            _ => Class::Other,
+        },
+    }
+}
+
+/// `com.amazon.coral.service#AccessDeniedException` → `AccessDeniedException`.
+fn short_code(code: &str) -> String {
+    let c = code.rsplit('#').next().unwrap_or(code);
+    c.split(':').next().unwrap_or(c).to_string()
+}
+
+/// What could be read from an error body the SDK did not parse.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ParsedBody {
+    /// `__type` (JSON) or `<Code>` (XML), short form.
+    pub code: Option<String>,
+    /// `message`/`Message` (JSON) or `<Message>` (XML).
+    pub message: Option<String>,
+    /// `<RequestId>` (XML).
+    pub request_id: Option<String>,
+}
+
+/// Reads an error code and message from a JSON or XML error body.
+pub fn parse_body(body: &str) -> ParsedBody {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{') {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(trimmed) {
+            let s = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            return ParsedBody {
+                code: s("__type").or_else(|| s("code")).map(|c| short_code(&c)),
+                message: s("message").or_else(|| s("Message")),
+                request_id: None,
+            };
+        }
+        return ParsedBody::default();
+    }
+    if trimmed.starts_with('<') && !looks_like_html(trimmed) {
+        return ParsedBody {
+            code: xml_tag(trimmed, "Code").map(|c| short_code(&c)),
+            message: xml_tag(trimmed, "Message"),
+            request_id: xml_tag(trimmed, "RequestId").or_else(|| xml_tag(trimmed, "RequestID")),
+        };
+    }
+    ParsedBody::default()
+}
+
+fn looks_like_html(body: &str) -> bool {
+    let head = body[..body.len().min(200)].to_ascii_lowercase();
+    head.contains("<html") || head.contains("<!doctype html")
+}
+
+fn xml_tag(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&close)? + start;
+    let value = body[start..end].trim();
+    (!value.is_empty()).then(|| xml_unescape(value))
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn describe_unparsed(status: Option<u16>, body: Option<&str>) -> String {
+    let status = status.map_or("no status".to_string(), |s| format!("HTTP {s}"));
+    match body.map(str::trim).filter(|b| !b.is_empty()) {
+        None => format!("{status} with an empty body: not an AWS error response"),
+        Some(b) => {
+            let title = xml_tag(b, "title").or_else(|| xml_tag(b, "TITLE"));
+            let shown = title.unwrap_or_else(|| truncate(b, 120));
+            format!("{status} with a body that is not an AWS error (something other than the service answered): {shown}")
+        }
+    }
+}
+
+fn request_id_from_headers(raw: &HttpResponse) -> Option<String> {
+    ["x-amzn-requestid", "x-amz-request-id", "x-amzn-request-id"]
+        .iter()
+        .find_map(|h| raw.headers().get(*h))
+        .map(str::to_string)
+}
+
+/// Finds a credential-chain failure anywhere in the source chain.
+fn credentials_failure(err: &(dyn StdError + 'static)) -> Option<Failure> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(ce) = e.downcast_ref::<CredentialsError>() {
+            return Some(classify_credentials_error(ce));
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Classifies a credential provider's error.
+pub fn classify_credentials_error(ce: &CredentialsError) -> Failure {
+    let detail = chain_text(ce);
+    let (class, message) = match ce {
+        CredentialsError::CredentialsNotLoaded(_) => (
+            Class::CredentialsMissing,
+            "no credentials: no provider in the chain supplied any".to_string(),
+        ),
+        CredentialsError::ProviderTimedOut(_) => (
+            Class::CredentialsError,
+            format!("a credential provider timed out: {detail}"),
+        ),
+        CredentialsError::InvalidConfiguration(_) => (
+            Class::CredentialsError,
+            format!("invalid credential configuration: {detail}"),
+        ),
+        _ => {
+            // Providers that call STS (role assumption, web identity) wrap
+            // its error: an expired or unknown token there is still auth_*.
+            let lower = detail.to_ascii_lowercase();
+            if lower.contains("expired") {
+                (Class::AuthExpired, format!("credential provider: {detail}"))
+            } else {
+                (
+                    Class::CredentialsError,
+                    format!("a credential provider failed: {detail}"),
+                )
+            }
+        }
+    };
+    let mut f = Failure::new(class, message);
+    f.providers_tried = providers_tried(ce);
+    f
+}
+
+fn providers_tried(ce: &CredentialsError) -> Vec<ProviderTried> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(ce);
+    while let Some(e) = cur {
+        if let Some(chain) = e.downcast_ref::<ProviderChainError<CredentialsError>>() {
+            return chain
+                .attempts()
+                .iter()
+                .map(|a| ProviderTried {
+                    provider: a.name().to_string(),
+                    reason: redact(&chain_text(a.error())),
+                })
+                .collect();
+        }
+        cur = e.source();
+    }
+    Vec::new()
+}
+
+fn has_io_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | NotConnected
+                    | AddrNotAvailable
+                    | HostUnreachable
+                    | NetworkUnreachable
+            ) || io.to_string().contains("dns");
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// The `Display` of an error and each of its sources, joined, de-duplicated.
+pub fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    redact(&parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(status: u16, body: &str) -> Failure {
+        let p = parse_body(body);
+        from_wire(Some(status), p.code, p.message, p.request_id, Some(body))
+    }
+
+    #[test]
+    fn dynamodb_json_auth_errors_map_to_classes() {
+        let cases = [
+            ("com.amazon.coral.service#MissingAuthenticationTokenException", "Request is missing Authentication Token", Class::AuthMissingToken),
+            ("com.amazon.coral.service#IncompleteSignatureException", "Authorization header requires 'Credential' parameter.", Class::AuthIncompleteSignature),
+            ("com.amazon.coral.service#InvalidSignatureException", "The request signature we calculated does not match the signature you provided.", Class::AuthBadSignature),
+            ("com.amazon.coral.service#InvalidSignatureException", "Signature expired: 20130301T000000Z is now earlier than 20130609T094515Z (20130609T100015Z - 15 min.)", Class::AuthClockSkew),
+            ("com.amazon.coral.service#UnrecognizedClientException", "The security token included in the request is invalid.", Class::AuthInvalidToken),
+            ("com.amazon.coral.service#ExpiredTokenException", "The security token included in the request is expired", Class::AuthExpired),
+            ("com.amazon.coral.service#AccessDeniedException", "User: x is not authorized", Class::AccessDenied),
+            ("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "Requested resource not found", Class::NotFound),
+            ("com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate exceeded", Class::Throttled),
+            ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "x", Class::Throttled),
+            ("com.amazonaws.dynamodb.v20120810#RequestLimitExceeded", "x", Class::Throttled),
+        ];
+        for (ty, msg, class) in cases {
+            let body = format!(r#"{{"__type":"{ty}","message":"{msg}"}}"#);
+            let f = wire(400, &body);
+            assert_eq!(f.class, class, "{ty}: {msg}");
+            assert_eq!(f.code.as_deref(), ty.rsplit('#').next());
+        }
+    }
+
+    #[test]
+    fn capitalised_message_key_is_read() {
+        let f = wire(
+            400,
+            r#"{"__type":"com.amazon.coral.service#UnrecognizedClientException","Message":"The security token included in the request is invalid."}"#,
+        );
+        assert_eq!(f.class, Class::AuthInvalidToken);
+        assert!(f.message.contains("security token"));
+    }
+
+    #[test]
+    fn sts_and_moto_xml_errors_map_to_classes() {
+        let xml = |code: &str, msg: &str| {
+            format!("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{msg}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>")
+        };
+        let cases = [
+            ("InvalidClientTokenId", "The security token included in the request is invalid.", 403, Class::AuthInvalidToken),
+            ("SignatureDoesNotMatch", "The request signature we calculated does not match", 403, Class::AuthBadSignature),
+            ("SignatureDoesNotMatch", "Signature not yet current: 20300101T000000Z is still later than 20260101T000000Z (+ 5 min.)", 403, Class::AuthClockSkew),
+            ("ExpiredToken", "The security token included in the request is expired", 403, Class::AuthExpired),
+            ("RequestExpired", "Request has expired.", 400, Class::AuthExpired),
+            ("RequestExpired", "Request timestamp is too old", 400, Class::AuthClockSkew),
+            ("InvalidClientTokenId", "The security token has expired", 403, Class::AuthExpired),
+            ("AccessDenied", "User: arn:aws:iam::123456789012:user/x is not authorized to perform: dynamodb:GetItem", 403, Class::AccessDenied),
+        ];
+        for (code, msg, status, class) in cases {
+            let f = wire(status, &xml(code, msg));
+            assert_eq!(f.class, class, "{code}: {msg}");
+            assert_eq!(f.code.as_deref(), Some(code));
+            assert_eq!(f.request_id.as_deref(), Some("req-1"));
+            assert_eq!(f.http_status, Some(status));
+        }
+    }
+
+    #[test]
+    fn proxy_html_page_is_not_mistaken_for_aws() {
+        let f = wire(502, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>");
+        assert_eq!(f.class, Class::ServiceError);
+        assert_eq!(f.code, None);
+        assert!(f.message.contains("502 Bad Gateway"), "{}", f.message);
+        assert!(f.message.contains("not an AWS error"), "{}", f.message);
+        let f = wire(403, "<html><title>Forbidden by proxy policy</title></html>");
+        assert_eq!(f.class, Class::Other);
+        assert!(f.message.contains("Forbidden by proxy policy"));
+    }
+
+    #[test]
+    fn empty_body_and_unknown_codes() {
+        let f = from_wire(Some(404), None, None, None, Some(""));
+        assert_eq!(f.class, Class::Other);
+        assert!(f.message.contains("empty body"));
+        let f = wire(
+            400,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"bad key"}"#,
+        );
+        assert_eq!(f.class, Class::Other);
+        assert_eq!(f.code.as_deref(), Some("ValidationException"));
+        let f = wire(503, r#"{"__type":"x#Weird"}"#);
+        assert_eq!(f.class, Class::ServiceError);
+        let f = wire(429, "slow down");
+        assert_eq!(f.class, Class::Throttled);
+    }
+
+    #[test]
+    fn every_class_has_a_name_and_a_hint() {
+        for c in Class::ALL {
+            let json = serde_json::to_string(c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            if *c != Class::Ok {
+                assert!(c.hint().len() > 20, "{c} has no hint");
+            }
+        }
+        assert!(Class::NotFound.hint().contains("another region"));
+        assert!(Class::AuthClockSkew.hint().contains("clock"));
+        assert!(Class::AuthMissingToken.hint().contains("proxy"));
+    }
+}

@@ -1,0 +1,329 @@
+//! AWS clients: one `SdkConfig` loaded at start, per-region clients derived
+//! from it by overriding the region only, cached and reused by every probe
+//! and by later warm invocations.
+//!
+//! Endpoint overrides follow the AWS conventions (`AWS_ENDPOINT_URL`,
+//! `AWS_ENDPOINT_URL_<SERVICE>`), plus `DYNAMODB_ENDPOINT` as an alias that
+//! DynamoDB Local users already set; `--endpoint-url` overrides all of them.
+
+use crate::error::ConfigError;
+use crate::regions;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How the clients are to be built, from the command line or the environment.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--endpoint-url`: overrides every service's endpoint.
+    pub endpoint_url: Option<String>,
+    /// `--profile`.
+    pub profile: Option<String>,
+}
+
+/// Where the region came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegionSource {
+    /// The region.
+    pub region: String,
+    /// `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION` or `profile`.
+    pub source: String,
+}
+
+/// An endpoint override in effect and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointOverride {
+    /// The service it applies to (`all`, `dynamodb`, `sts`, `cloudwatch`).
+    pub service: String,
+    /// The URL.
+    pub url: String,
+    /// The flag or variable that set it.
+    pub source: String,
+}
+
+/// The clients of one process.
+#[derive(Debug)]
+pub struct AwsClients {
+    sdk: SdkConfig,
+    region: RegionSource,
+    dynamodb_endpoint: Option<String>,
+    sts: aws_sdk_sts::Client,
+    server_date: ServerDate,
+    dynamodb: Mutex<HashMap<String, aws_sdk_dynamodb::Client>>,
+    cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+}
+
+/// Reads an environment variable, treating empty as unset.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn check_url(url: &str, origin: &str) -> Result<(), ConfigError> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::BadEndpoint {
+            origin: origin.to_string(),
+            url: url.to_string(),
+        })
+    }
+}
+
+/// Whether `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` turns the environment's
+/// endpoint overrides off.
+fn endpoints_ignored() -> bool {
+    env_var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Every endpoint override in effect, most specific first.
+pub fn endpoint_overrides(opts: &ClientOptions) -> Vec<EndpointOverride> {
+    let mut out = Vec::new();
+    if let Some(url) = &opts.endpoint_url {
+        out.push(EndpointOverride {
+            service: "all".into(),
+            url: url.clone(),
+            source: "--endpoint-url".into(),
+        });
+    }
+    if endpoints_ignored() {
+        return out;
+    }
+    for (service, var) in [
+        ("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB"),
+        ("dynamodb", "DYNAMODB_ENDPOINT"),
+        ("sts", "AWS_ENDPOINT_URL_STS"),
+        ("cloudwatch", "AWS_ENDPOINT_URL_CLOUDWATCH"),
+        ("all", "AWS_ENDPOINT_URL"),
+    ] {
+        if let Some(url) = env_var(var) {
+            out.push(EndpointOverride {
+                service: service.into(),
+                url,
+                source: var.into(),
+            });
+        }
+    }
+    out
+}
+
+impl AwsClients {
+    /// Loads the shared configuration once and builds the STS client.
+    pub async fn load(opts: &ClientOptions) -> Result<AwsClients, ConfigError> {
+        for o in endpoint_overrides(opts) {
+            check_url(&o.url, &o.source)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = &opts.region {
+            if !regions::is_known(r) {
+                return Err(ConfigError::UnknownRegion {
+                    origin: "--region".into(),
+                    region: r.clone(),
+                });
+            }
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &opts.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        let region = resolve_region(opts, &sdk)?;
+        let dynamodb_endpoint = if opts.endpoint_url.is_none()
+            && env_var("AWS_ENDPOINT_URL_DYNAMODB").is_none()
+            && !endpoints_ignored()
+        {
+            env_var("DYNAMODB_ENDPOINT")
+        } else {
+            None
+        };
+        let server_date = ServerDate::default();
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .interceptor(server_date.clone())
+                .build(),
+        );
+        Ok(AwsClients {
+            sdk,
+            region,
+            dynamodb_endpoint,
+            sts,
+            server_date,
+            dynamodb: Mutex::new(HashMap::new()),
+            cloudwatch: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The shared SDK configuration.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// The canary's own region and where it came from.
+    pub fn region(&self) -> &RegionSource {
+        &self.region
+    }
+
+    /// Server time minus local time in seconds, from the `Date` header of the
+    /// last STS response.
+    pub fn clock_skew_seconds(&self) -> Option<i64> {
+        *self.server_date.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The STS client (the canary's own region).
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        &self.sts
+    }
+
+    /// The DynamoDB client for a region, built on first use and then reused.
+    pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
+        let mut cache = self.dynamodb.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                aws_sdk_dynamodb::Client::from_conf(self.dynamodb_builder(region).build())
+            })
+            .clone()
+    }
+
+    /// A DynamoDB client for a region that signs with other credentials
+    /// (an assumed role). Not cached here: the caller caches per role.
+    pub fn dynamodb_as(&self, region: &str, creds: Credentials) -> aws_sdk_dynamodb::Client {
+        let conf = self
+            .dynamodb_builder(region)
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+
+    fn dynamodb_builder(&self, region: &str) -> aws_sdk_dynamodb::config::Builder {
+        let mut b = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()));
+        if let Some(url) = &self.dynamodb_endpoint {
+            b = b.endpoint_url(url);
+        }
+        b
+    }
+
+    /// Seconds before the canary's own credentials expire, when known: from
+    /// the provider (SSO, assumed roles, containers) or, for keys from the
+    /// environment, from `AWS_CREDENTIAL_EXPIRATION`.
+    pub async fn seconds_to_expiry(&self) -> Option<i64> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = self.sdk.credentials_provider()?;
+        let creds = tokio::time::timeout(Duration::from_secs(2), provider.provide_credentials())
+            .await
+            .ok()?
+            .ok()?;
+        let expiry = creds.expiry().or_else(|| {
+            let text = env_var("AWS_CREDENTIAL_EXPIRATION")?;
+            let dt = aws_smithy_types::DateTime::from_str(
+                &text,
+                aws_smithy_types::date_time::Format::DateTime,
+            )
+            .ok()?;
+            std::time::SystemTime::try_from(dt).ok()
+        })?;
+        Some(match expiry.duration_since(std::time::SystemTime::now()) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        })
+    }
+
+    /// The CloudWatch client for a region, built on first use and reused.
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        let mut cache = self.cloudwatch.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_string()))
+                    .build();
+                aws_sdk_cloudwatch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+}
+
+fn resolve_region(opts: &ClientOptions, sdk: &SdkConfig) -> Result<RegionSource, ConfigError> {
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .ok_or(ConfigError::NoRegion)?;
+    let source = if opts.region.is_some() {
+        "--region"
+    } else if env_var("AWS_REGION").as_deref() == Some(region.as_str()) {
+        "AWS_REGION"
+    } else if env_var("AWS_DEFAULT_REGION").as_deref() == Some(region.as_str()) {
+        "AWS_DEFAULT_REGION"
+    } else {
+        "profile"
+    };
+    if !regions::is_known(&region) {
+        return Err(ConfigError::UnknownRegion {
+            origin: source.to_string(),
+            region,
+        });
+    }
+    Ok(RegionSource {
+        region,
+        source: source.to_string(),
+    })
+}
+
+/// Timeouts and retries for one probe: connect, each attempt and the whole
+/// operation bounded by `timeout`; throttling retried with backoffs scaled to
+/// fit inside it, so a throttled table is reported as `throttled`, not
+/// `timeout`.
+pub fn probe_timeouts(
+    timeout: Duration,
+) -> (
+    aws_smithy_types::timeout::TimeoutConfig,
+    aws_smithy_types::retry::RetryConfig,
+) {
+    let connect = timeout.min(Duration::from_millis(3_100)).mul_f64(0.5);
+    let tc = aws_smithy_types::timeout::TimeoutConfig::builder()
+        .connect_timeout(connect)
+        .operation_attempt_timeout(timeout.mul_f64(0.6))
+        .operation_timeout(timeout)
+        .build();
+    let rc = aws_smithy_types::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(timeout / 20)
+        .with_max_backoff(timeout / 8);
+    (tc, rc)
+}
+
+/// Records the skew between the service's `Date` header and the local clock.
+#[derive(Debug, Clone, Default)]
+struct ServerDate(std::sync::Arc<Mutex<Option<i64>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for ServerDate {
+    fn name(&self) -> &'static str {
+        "ServerDate"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let server = context.response().headers().get("date").and_then(|d| {
+            aws_smithy_types::DateTime::from_str(d, aws_smithy_types::date_time::Format::HttpDate)
+                .ok()
+        });
+        if let Some(server) = server {
+            let local = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(server.secs() - local.secs());
+        }
+        Ok(())
+    }
+}

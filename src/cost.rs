@@ -1,0 +1,227 @@
+//! What a configuration costs in CloudWatch: the unique metrics it publishes
+//! in a healthy month and in the worst case, PutMetricData requests, and the
+//! monthly estimate (the `metrics` command).
+
+use crate::classify::Class;
+use crate::config::{Config, Detail, Regions, SinkKind};
+use crate::metrics::{table_dimension, CONTRACT};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// USD per custom metric-month (first 10,000 metrics tier).
+pub const USD_PER_METRIC_MONTH: f64 = 0.30;
+/// USD per 1,000 PutMetricData requests.
+pub const USD_PER_1000_REQUESTS: f64 = 0.01;
+/// Minutes in an average month (30.4 days).
+pub const MINUTES_PER_MONTH: f64 = 43_800.0;
+
+/// The estimate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Estimate {
+    /// Schedule interval in minutes.
+    pub schedule_minutes: u32,
+    /// Detail level.
+    pub detail: String,
+    /// (table, region) pairs probed (replica targets count their home only).
+    pub probe_series: usize,
+    /// Metric + dimension combinations in a healthy month.
+    pub healthy_metrics: usize,
+    /// ... in a month where every failure class shows up.
+    pub worst_case_metrics: usize,
+    /// Names of the healthy month's metrics, with dimensions.
+    pub healthy: Vec<String>,
+    /// Runs per month.
+    pub runs_per_month: f64,
+    /// PutMetricData requests per month.
+    pub requests_per_month: f64,
+    /// Estimated USD per month, healthy.
+    pub usd_healthy: f64,
+    /// Estimated USD per month, worst case.
+    pub usd_worst_case: f64,
+    /// Whether the replica targets' regions are unknown until run time.
+    pub has_replica_targets: bool,
+}
+
+/// Estimates the CloudWatch cost of a configuration.
+pub fn estimate(config: &Config, schedule_minutes: u32) -> Estimate {
+    let mut series: Vec<String> = Vec::new();
+    let mut has_replicas = false;
+    for t in &config.targets {
+        let regions: Vec<String> = match &t.regions {
+            Some(Regions::List(l)) => l.clone(),
+            Some(Regions::Keyword(_)) => {
+                has_replicas = true;
+                vec![t.home_region.clone().unwrap_or_else(|| "home".into())]
+            }
+            None if config.defaults.regions.is_empty() => vec!["(own region)".into()],
+            None => config.defaults.regions.clone(),
+        };
+        for r in regions {
+            for p in config.probes_for(t) {
+                series.push(format!(
+                    "{}/{}/{}",
+                    table_dimension(&t.table),
+                    r,
+                    p.as_str()
+                ));
+            }
+        }
+    }
+    series.sort();
+    series.dedup();
+    // Dimensionless series go out every run; CredentialSecondsToExpiry only
+    // when the expiry is known, counted here as an upper bound.
+    let mut healthy: Vec<String> = CONTRACT
+        .iter()
+        .filter(|m| !m.probe_detail && m.dimension_sets.iter().any(|s| s.is_empty()))
+        .map(|m| m.name.to_string())
+        .collect();
+    let auth_classes = Class::ALL
+        .iter()
+        .filter(|c| c.is_auth() || **c == Class::AccessDenied)
+        .count();
+    let failure_classes = Class::ALL
+        .iter()
+        .filter(|c| **c != Class::Ok && **c != Class::CredentialsExpiring)
+        .count();
+    let per_class: usize = CONTRACT
+        .iter()
+        .filter(|m| m.dimension_sets.contains(&&["Class"][..]))
+        .map(|m| {
+            if m.name == "AuthFailures" {
+                auth_classes
+            } else {
+                failure_classes
+            }
+        })
+        .sum();
+    let dimensionless = healthy.len();
+    let mut per_probe = 0;
+    if config.metrics.detail == Detail::Probe {
+        for m in CONTRACT.iter().filter(|m| m.probe_detail) {
+            healthy.push(format!(
+                "{} x {} (Table, Region, Probe)",
+                m.name,
+                series.len()
+            ));
+            per_probe += series.len();
+        }
+    }
+    let healthy_metrics = dimensionless + per_probe;
+    let worst = healthy_metrics + per_class;
+    let runs = MINUTES_PER_MONTH / f64::from(schedule_minutes.max(1));
+    let datums_per_run = dimensionless + per_probe;
+    let requests_per_run = match config.metrics.sink {
+        SinkKind::Cloudwatch | SinkKind::Auto => datums_per_run
+            .div_ceil(crate::sinks::MAX_DATUMS_PER_REQUEST)
+            .max(1),
+        _ => 0,
+    } as f64;
+    let requests = runs * requests_per_run;
+    let usd = |metrics: usize| {
+        let m = if config.metrics.sink == SinkKind::None {
+            0
+        } else {
+            metrics
+        };
+        m as f64 * USD_PER_METRIC_MONTH + requests / 1000.0 * USD_PER_1000_REQUESTS
+    };
+    Estimate {
+        schedule_minutes,
+        detail: match config.metrics.detail {
+            Detail::Summary => "summary".into(),
+            Detail::Probe => "probe".into(),
+        },
+        probe_series: series.len(),
+        healthy_metrics,
+        worst_case_metrics: worst,
+        healthy,
+        runs_per_month: runs.round(),
+        requests_per_month: requests.round(),
+        usd_healthy: (usd(healthy_metrics) * 100.0).round() / 100.0,
+        usd_worst_case: (usd(worst) * 100.0).round() / 100.0,
+        has_replica_targets: has_replicas,
+    }
+}
+
+impl Estimate {
+    /// Human rendering.
+    pub fn render_human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Metrics for a run every {} min, detail \"{}\":",
+            self.schedule_minutes, self.detail
+        );
+        for m in &self.healthy {
+            let _ = writeln!(s, "  {m}");
+        }
+        let _ = writeln!(s, "Unique metrics: {} in a healthy month, up to {} when every failure class occurs (by-Class series)", self.healthy_metrics, self.worst_case_metrics);
+        let _ = writeln!(s, "Table/region/probe combinations: {}", self.probe_series);
+        let _ = writeln!(
+            s,
+            "Runs per month: {:.0}; PutMetricData requests per month: {:.0}",
+            self.runs_per_month, self.requests_per_month
+        );
+        let _ = writeln!(
+            s,
+            "Estimated CloudWatch metrics cost: ${:.2}/month healthy, ${:.2}/month worst case",
+            self.usd_healthy, self.usd_worst_case
+        );
+        let _ = writeln!(s, "(${USD_PER_METRIC_MONTH:.2} per metric-month, ${USD_PER_1000_REQUESTS:.2} per 1,000 requests; alarms and Lambda are billed separately)");
+        if self.has_replica_targets {
+            let _ = writeln!(s, "Note: \"replicas\" targets are counted in their home region only; each replica region adds its own series with detail \"probe\".");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(tables: usize, regions: &[&str], detail: &str) -> Config {
+        let targets: Vec<String> = (0..tables)
+            .map(|i| format!("{{\"table\":\"table{i}\"}}"))
+            .collect();
+        let regions: Vec<String> = regions.iter().map(|r| format!("\"{r}\"")).collect();
+        Config::from_json_str(
+            &format!(
+                "{{\"defaults\":{{\"regions\":[{}]}},\"targets\":[{}],\"metrics\":{{\"detail\":\"{detail}\"}}}}",
+                regions.join(","),
+                targets.join(",")
+            ),
+            "t",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn summary_detail_of_ten_tables_in_three_regions_stays_under_ten_metrics() {
+        let e = estimate(
+            &config(10, &["us-east-1", "eu-west-1", "ap-south-1"], "summary"),
+            5,
+        );
+        assert!(e.healthy_metrics <= 10, "{e:?}");
+        assert!(e.usd_healthy <= 3.0 + 0.1, "{e:?}");
+        assert_eq!(e.probe_series, 30);
+        assert!(e.worst_case_metrics > e.healthy_metrics);
+    }
+
+    #[test]
+    fn probe_detail_scales_with_tables_and_regions() {
+        let six = [
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-west-1",
+            "eu-central-1",
+            "ap-south-1",
+        ];
+        let e = estimate(&config(40, &six, "probe"), 5);
+        assert_eq!(e.probe_series, 240);
+        assert_eq!(e.healthy_metrics, 6 + 480);
+        assert!(e.usd_healthy > 100.0);
+        assert_eq!(e.runs_per_month, 8760.0);
+    }
+}

@@ -1,0 +1,124 @@
+//! The Lambda handler: a scheduled (or any) event runs the configured
+//! checks; an event carrying `config` runs that configuration instead. An
+//! unhealthy run still returns its report: health travels through metrics.
+
+use crate::config::Config;
+use crate::error::{ConfigError, HandlerError};
+use crate::run::{self, Canary};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Time kept back from the invocation's deadline for publishing metrics and
+/// returning the response.
+pub const SAFETY_MARGIN: Duration = Duration::from_millis(1_500);
+
+/// What a warm function keeps between invocations.
+#[derive(Debug)]
+pub struct Handler {
+    canary: Arc<Canary>,
+    /// The configuration from `CANARY_CONFIG`, parsed once at cold start.
+    base: Result<Config, String>,
+}
+
+impl Handler {
+    /// Builds the handler state once per cold start.
+    pub fn new(canary: Arc<Canary>, base: Result<Config, ConfigError>) -> Handler {
+        Handler {
+            canary,
+            base: base.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Chooses the configuration an event asks for.
+    pub fn config_for(&self, event: &Value) -> Result<Config, HandlerError> {
+        let obj = event.as_object().ok_or_else(|| {
+            HandlerError::InvalidEvent(format!(
+                "expected a JSON object (a scheduled event, {{}}, or {{\"config\": {{...}}}}), got {}",
+                type_name(event)
+            ))
+        })?;
+        match obj.get("config") {
+            Some(v) => {
+                Config::from_value(v.clone(), "event.config").map_err(HandlerError::InvalidOverride)
+            }
+            None => self.base.clone().map_err(|e| {
+                HandlerError::Misconfigured(ConfigError::Field {
+                    origin: "CANARY_CONFIG".into(),
+                    path: "(environment)".into(),
+                    message: e,
+                })
+            }),
+        }
+    }
+
+    /// Handles one invocation.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let config = self.config_for(&event.payload)?;
+        let now = Instant::now();
+        let remaining = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        let publish_deadline = now + remaining.saturating_sub(Duration::from_millis(300));
+        let run_deadline = (now + remaining.saturating_sub(SAFETY_MARGIN))
+            .min(now + Duration::from_millis(config.deadline_ms));
+        let source = event
+            .payload
+            .get("detail-type")
+            .and_then(Value::as_str)
+            .unwrap_or("direct invocation");
+        tracing::info!(
+            source,
+            targets = config.targets.len(),
+            remaining_ms = remaining.as_millis() as u64,
+            "canary run starting"
+        );
+        let mut stdout = std::io::stdout();
+        let report = run::check(
+            &self.canary,
+            &config,
+            run_deadline,
+            publish_deadline,
+            &mut stdout,
+        )
+        .await;
+        tracing::info!(
+            healthy = report.healthy,
+            failed = report.summary.failed,
+            identity = %report.identity.class,
+            sink = report.metrics.as_ref().map(|m| m.sink.as_str()).unwrap_or("none"),
+            "canary run finished"
+        );
+        serde_json::to_value(&report)
+            .map_err(|e| HandlerError::InvalidEvent(format!("cannot render the report: {e}")))
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Serves invocations until the runtime stops.
+pub async fn serve(
+    canary: Arc<Canary>,
+    base: Result<Config, ConfigError>,
+) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(Handler::new(canary, base));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Value>| {
+            let handler = Arc::clone(&handler);
+            async move { handler.handle(event).await }
+        },
+    ))
+    .await
+}

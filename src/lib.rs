@@ -1,0 +1,24 @@
+//! dynamodb-auth-canary: finds DynamoDB authentication failures before your
+//! users do. One library behind a Lambda handler and a command line.
+
+pub mod assume;
+pub mod classify;
+pub mod cli;
+pub mod clients;
+pub mod config;
+pub mod cost;
+pub mod doctor;
+pub mod error;
+pub mod identity;
+pub mod lambda;
+pub mod metrics;
+pub mod probe;
+pub mod redact;
+pub mod regions;
+pub mod report;
+pub mod run;
+pub mod sinks;
+
+pub use classify::{Class, Failure};
+pub use config::Config;
+pub use report::Report;

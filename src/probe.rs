@@ -1,0 +1,505 @@
+//! The probes: DescribeTable, GetItem of a sentinel key, and the opt-in
+//! sentinel write (PutItem then DeleteItem), each with the least privilege it
+//! needs, judged against the target's expectation (allow or must-deny).
+
+use crate::classify::{classify_sdk_error, Class, Failure};
+use crate::config::{Expectation, ProbeKind};
+use crate::identity::elapsed_ms;
+use crate::report::{Outcome, ProbeResult};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, TableDescription};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Sentinel value of a string (S) key attribute.
+pub const SENTINEL_S: &str = "__dynamodb_auth_canary__";
+/// Sentinel value of a number (N) key attribute.
+pub const SENTINEL_N: &str = "-271828182845904523536.0287";
+/// Sentinel value of a binary (B) key attribute (the bytes of `SENTINEL_S`).
+pub const SENTINEL_B: &[u8] = SENTINEL_S.as_bytes();
+/// Attribute that marks the sentinel item as the canary's own.
+pub const MARKER_ATTRIBUTE: &str = "dynamodb_auth_canary";
+/// How long the sentinel item may live if its deletion fails.
+pub const SENTINEL_TTL_SECONDS: u64 = 3_600;
+/// Placeholder key for must-deny probes whose key cannot be derived: IAM is
+/// evaluated before the key is validated, so a denial still proves the point,
+/// and a ValidationException proves the call got past IAM.
+pub const PLACEHOLDER_KEY: &str = "__canary_key_unknown__";
+
+/// Everything one (table, region) chain needs.
+#[derive(Debug, Clone)]
+pub struct ChainSpec {
+    /// Table name or ARN.
+    pub table: String,
+    /// Region.
+    pub region: String,
+    /// Probes in order.
+    pub probes: Vec<ProbeKind>,
+    /// allow or deny.
+    pub expect: Expectation,
+    /// Explicit sentinel key.
+    pub key: Option<HashMap<String, AttributeValue>>,
+    /// TTL attribute for the write probe.
+    pub ttl_attribute: String,
+    /// Per-probe timeout.
+    pub timeout: Duration,
+    /// The principal making the calls, when it is not the canary's own.
+    pub principal: Option<String>,
+}
+
+/// Converts the configuration's DynamoDB JSON key into SDK values.
+pub fn key_from_json(
+    key: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Option<HashMap<String, AttributeValue>> {
+    let mut out = HashMap::new();
+    for (name, v) in key {
+        let (ty, val) = v.as_object()?.iter().next()?;
+        let s = val.as_str()?.to_string();
+        let av = match ty.as_str() {
+            "S" => AttributeValue::S(s),
+            "N" => AttributeValue::N(s),
+            "B" => AttributeValue::B(aws_smithy_types::Blob::new(decode_base64(&s)?)),
+            _ => return None,
+        };
+        out.insert(name.clone(), av);
+    }
+    Some(out)
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    aws_smithy_types::base64::decode(s).ok()
+}
+
+/// The sentinel key for a table, from its key schema.
+pub fn key_from_schema(table: &TableDescription) -> Option<HashMap<String, AttributeValue>> {
+    let defs = table.attribute_definitions();
+    let mut out = HashMap::new();
+    for k in table.key_schema() {
+        let name = k.attribute_name();
+        let ty = defs
+            .iter()
+            .find(|d| d.attribute_name() == name)
+            .map(|d| d.attribute_type().clone())?;
+        let av = match ty {
+            ScalarAttributeType::S => AttributeValue::S(SENTINEL_S.into()),
+            ScalarAttributeType::N => AttributeValue::N(SENTINEL_N.into()),
+            ScalarAttributeType::B => {
+                AttributeValue::B(aws_smithy_types::Blob::new(SENTINEL_B.to_vec()))
+            }
+            _ => return None,
+        };
+        out.insert(name.to_string(), av);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Judges an attempt against the expectation.
+fn judge(
+    spec: &ChainSpec,
+    kind: ProbeKind,
+    result: Result<(), Failure>,
+    latency: f64,
+) -> ProbeResult {
+    let (t, r, e) = (spec.table.as_str(), spec.region.as_str(), spec.expect);
+    let mut out = match (e, result) {
+        (Expectation::Allow, Ok(())) => ProbeResult::ok(t, r, kind, e, latency),
+        (Expectation::Allow, Err(f)) => {
+            ProbeResult::from_failure(t, r, kind, e, Outcome::Fail, f, latency)
+        }
+        (Expectation::Deny, Err(f)) if f.class == Class::AccessDenied => {
+            let mut p = ProbeResult::ok(t, r, kind, e, latency);
+            p.code = f.code;
+            p.request_id = f.request_id;
+            p.message = Some("denied as expected".into());
+            p
+        }
+        // IAM is evaluated before existence and before validation: an answer
+        // about the table or the key means the call got past IAM.
+        (Expectation::Deny, Err(f))
+            if f.class == Class::NotFound
+                || f.code.as_deref() == Some("ValidationException")
+                || f.code.as_deref() == Some("ConditionalCheckFailedException") =>
+        {
+            let msg = format!(
+                "must be denied, but IAM let the call through (the service answered {}: {})",
+                f.code.as_deref().unwrap_or("?"),
+                f.message
+            );
+            let mut g = Failure::new(Class::UnexpectedAccess, msg);
+            g.code = f.code;
+            g.request_id = f.request_id;
+            ProbeResult::from_failure(t, r, kind, e, Outcome::Fail, g, latency)
+        }
+        (Expectation::Deny, Err(f)) => {
+            ProbeResult::from_failure(t, r, kind, e, Outcome::Fail, f, latency)
+        }
+        (Expectation::Deny, Ok(())) => ProbeResult::from_failure(
+            t,
+            r,
+            kind,
+            e,
+            Outcome::Fail,
+            Failure::new(
+                Class::UnexpectedAccess,
+                format!(
+                    "{} succeeded but must be denied",
+                    kind.actions().join(" and ")
+                ),
+            ),
+            latency,
+        ),
+    };
+    out.principal = spec.principal.clone();
+    out
+}
+
+/// Runs one chain's probes in order against one client. Describe runs first
+/// so that read and write can derive the sentinel key from the key schema.
+pub async fn run_chain(client: &Client, spec: &ChainSpec) -> Vec<ProbeResult> {
+    let mut results = Vec::with_capacity(spec.probes.len());
+    let mut described: Option<Result<TableDescription, Failure>> = None;
+    for &kind in &spec.probes {
+        let started = Instant::now();
+        let result = match kind {
+            ProbeKind::Describe => {
+                let d = describe(client, &spec.table, spec.timeout).await;
+                let r = d.as_ref().map(|_| ()).map_err(Clone::clone);
+                described = Some(d);
+                r
+            }
+            ProbeKind::Read | ProbeKind::Write => {
+                let key = match resolve_key(spec, described.as_ref()) {
+                    Ok(k) => k,
+                    Err(f) => {
+                        results.push(not_run(spec, kind, f));
+                        continue;
+                    }
+                };
+                if kind == ProbeKind::Read {
+                    read(client, &spec.table, key, spec.timeout).await
+                } else {
+                    write(client, spec, key).await
+                }
+            }
+        };
+        results.push(judge(spec, kind, result, elapsed_ms(started)));
+    }
+    results
+}
+
+fn not_run(spec: &ChainSpec, kind: ProbeKind, f: Failure) -> ProbeResult {
+    let mut p = ProbeResult::from_failure(
+        &spec.table,
+        &spec.region,
+        kind,
+        spec.expect,
+        Outcome::NotRun,
+        f,
+        0.0,
+    );
+    p.principal = spec.principal.clone();
+    p
+}
+
+fn resolve_key(
+    spec: &ChainSpec,
+    described: Option<&Result<TableDescription, Failure>>,
+) -> Result<HashMap<String, AttributeValue>, Failure> {
+    if let Some(k) = &spec.key {
+        return Ok(k.clone());
+    }
+    match described {
+        Some(Ok(t)) => key_from_schema(t).ok_or_else(|| {
+            Failure::new(Class::Other, "the table's key schema could not be read to derive a sentinel key; give \"key\" in the target")
+        }),
+        _ if spec.expect == Expectation::Deny => Ok(HashMap::from([(
+            PLACEHOLDER_KEY.to_string(),
+            AttributeValue::S(SENTINEL_S.into()),
+        )])),
+        Some(Err(f)) => {
+            let mut g = f.clone();
+            g.message = format!(
+                "not run: the sentinel key comes from DescribeTable, which failed ({})",
+                f.class
+            );
+            Err(g)
+        }
+        None => Err(Failure::new(
+            Class::Other,
+            "not run: no sentinel key (give \"key\" or add the describe probe)",
+        )),
+    }
+}
+
+fn op_config(timeout: Duration) -> aws_sdk_dynamodb::config::Builder {
+    let (tc, rc) = crate::clients::probe_timeouts(timeout);
+    aws_sdk_dynamodb::config::Builder::default()
+        .timeout_config(tc)
+        .retry_config(rc)
+}
+
+/// The probe's future, bounded by its timeout even if the SDK's own bound fails.
+async fn bounded<T, F>(timeout: Duration, what: &str, fut: F) -> Result<T, Failure>
+where
+    F: std::future::Future<Output = Result<T, Failure>>,
+{
+    match tokio::time::timeout(timeout + Duration::from_millis(250), fut).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::new(
+            Class::Timeout,
+            format!("{what} did not answer within {} ms", timeout.as_millis()),
+        )),
+    }
+}
+
+async fn describe(
+    client: &Client,
+    table: &str,
+    timeout: Duration,
+) -> Result<TableDescription, Failure> {
+    bounded(timeout, "DescribeTable", async {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .customize()
+            .config_override(op_config(timeout))
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error(&e))?;
+        out.table
+            .ok_or_else(|| Failure::new(Class::Other, "DescribeTable returned no table"))
+    })
+    .await
+}
+
+/// Describes a table for replica discovery.
+pub async fn describe_for_replicas(
+    client: &Client,
+    table: &str,
+    timeout: Duration,
+) -> Result<Vec<String>, Failure> {
+    let t = describe(client, table, timeout).await?;
+    Ok(t.replicas()
+        .iter()
+        .filter_map(|r| r.region_name().map(str::to_string))
+        .collect())
+}
+
+async fn read(
+    client: &Client,
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    // Project only the key attributes: the canary never reads item data,
+    // even when an item happens to exist under the sentinel key.
+    let mut names = HashMap::new();
+    let mut projection = Vec::new();
+    for (i, k) in key.keys().enumerate() {
+        names.insert(format!("#k{i}"), k.clone());
+        projection.push(format!("#k{i}"));
+    }
+    bounded(timeout, "GetItem", async {
+        client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .projection_expression(projection.join(", "))
+            .set_expression_attribute_names(Some(names))
+            .customize()
+            .config_override(op_config(timeout))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_sdk_error(&e))
+    })
+    .await
+}
+
+/// PutItem of the sentinel (only if the key is free or already the canary's),
+/// then DeleteItem of it (only if it is the canary's).
+async fn write(
+    client: &Client,
+    spec: &ChainSpec,
+    key: HashMap<String, AttributeValue>,
+) -> Result<(), Failure> {
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + SENTINEL_TTL_SECONDS;
+    let first_key = key.keys().next().cloned().unwrap_or_default();
+    let mut item = key.clone();
+    item.insert(
+        spec.ttl_attribute.clone(),
+        AttributeValue::N(expires.to_string()),
+    );
+    item.insert(
+        MARKER_ATTRIBUTE.into(),
+        AttributeValue::S(SENTINEL_S.into()),
+    );
+    let timeout = spec.timeout;
+    let put = bounded(timeout, "PutItem", async {
+        client
+            .put_item()
+            .table_name(&spec.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#k) OR #m = :m")
+            .expression_attribute_names("#k", first_key)
+            .expression_attribute_names("#m", MARKER_ATTRIBUTE)
+            .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
+            .customize()
+            .config_override(op_config(timeout))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_sdk_error(&e))
+    })
+    .await;
+    if let Err(mut f) = put {
+        if f.code.as_deref() == Some("ConditionalCheckFailedException") {
+            f.message = "the sentinel key holds an item that is not the canary's: nothing was written; choose another \"key\"".into();
+        }
+        return Err(f);
+    }
+    let delete = bounded(timeout, "DeleteItem", async {
+        client
+            .delete_item()
+            .table_name(&spec.table)
+            .set_key(Some(key))
+            .condition_expression("#m = :m")
+            .expression_attribute_names("#m", MARKER_ATTRIBUTE)
+            .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
+            .customize()
+            .config_override(op_config(timeout))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_sdk_error(&e))
+    })
+    .await;
+    delete.map_err(|mut f| {
+        f.message = format!(
+            "PutItem succeeded but DeleteItem failed; the sentinel item expires through its TTL attribute {}: {}",
+            spec.ttl_attribute, f.message
+        );
+        f
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, KeyType};
+
+    #[test]
+    fn sentinel_key_from_a_composite_schema() {
+        let t = TableDescription::builder()
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("sk")
+                    .key_type(KeyType::Range)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("sk")
+                    .attribute_type(ScalarAttributeType::N)
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let k = key_from_schema(&t).unwrap();
+        assert_eq!(k["pk"], AttributeValue::S(SENTINEL_S.into()));
+        assert_eq!(k["sk"], AttributeValue::N(SENTINEL_N.into()));
+        assert!(SENTINEL_N.parse::<f64>().is_ok());
+    }
+
+    #[test]
+    fn json_key_converts_all_types() {
+        let json: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(r#"{"pk": {"S": "a"}, "sk": {"N": "5"}}"#).unwrap();
+        let k = key_from_json(&json).unwrap();
+        assert_eq!(k["pk"], AttributeValue::S("a".into()));
+        assert_eq!(k["sk"], AttributeValue::N("5".into()));
+        let b: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(r#"{"pk": {"B": "aGk="}}"#).unwrap();
+        assert_eq!(
+            key_from_json(&b).unwrap()["pk"],
+            AttributeValue::B(aws_smithy_types::Blob::new(b"hi".to_vec()))
+        );
+    }
+
+    fn spec(expect: Expectation) -> ChainSpec {
+        ChainSpec {
+            table: "t".into(),
+            region: "us-east-1".into(),
+            probes: vec![ProbeKind::Read],
+            expect,
+            key: None,
+            ttl_attribute: "expires_at".into(),
+            timeout: Duration::from_secs(1),
+            principal: None,
+        }
+    }
+
+    #[test]
+    fn must_deny_judgement() {
+        let denied = Failure {
+            code: Some("AccessDeniedException".into()),
+            ..Failure::new(Class::AccessDenied, "no")
+        };
+        let p = judge(
+            &spec(Expectation::Deny),
+            ProbeKind::Read,
+            Err(denied.clone()),
+            1.0,
+        );
+        assert_eq!((p.outcome, p.class), (Outcome::Ok, Class::Ok));
+        let p = judge(&spec(Expectation::Deny), ProbeKind::Read, Ok(()), 1.0);
+        assert_eq!(
+            (p.outcome, p.class),
+            (Outcome::Fail, Class::UnexpectedAccess)
+        );
+        let nf = Failure {
+            code: Some("ResourceNotFoundException".into()),
+            ..Failure::new(Class::NotFound, "gone")
+        };
+        let p = judge(&spec(Expectation::Deny), ProbeKind::Read, Err(nf), 1.0);
+        assert_eq!(p.class, Class::UnexpectedAccess);
+        let p = judge(&spec(Expectation::Allow), ProbeKind::Read, Err(denied), 1.0);
+        assert_eq!((p.outcome, p.class), (Outcome::Fail, Class::AccessDenied));
+        let p = judge(
+            &spec(Expectation::Deny),
+            ProbeKind::Read,
+            Err(Failure::new(Class::Timeout, "slow")),
+            1.0,
+        );
+        assert_eq!((p.outcome, p.class), (Outcome::Fail, Class::Timeout));
+    }
+
+    #[test]
+    fn key_resolution_without_describe() {
+        let f = Failure::new(Class::AccessDenied, "no");
+        let e = resolve_key(&spec(Expectation::Allow), Some(&Err(f.clone()))).unwrap_err();
+        assert_eq!(e.class, Class::AccessDenied);
+        assert!(e.message.contains("not run"));
+        let k = resolve_key(&spec(Expectation::Deny), Some(&Err(f))).unwrap();
+        assert!(k.contains_key(PLACEHOLDER_KEY));
+    }
+}

@@ -1,0 +1,120 @@
+//! Keeping secrets out of everything the canary prints.
+//!
+//! Access key ids are shown masked (`AKIA************MPLE`); anything that
+//! looks like a secret key or a session token is replaced before a message
+//! reaches a report, a log line or a metric.
+
+/// Masks an access key id, keeping the 4-character prefix and suffix.
+pub fn mask_key_id(id: &str) -> String {
+    let n = id.chars().count();
+    if n <= 8 {
+        return "*".repeat(n);
+    }
+    let head: String = id.chars().take(4).collect();
+    let tail: String = id.chars().skip(n - 4).collect();
+    format!("{head}{}{tail}", "*".repeat(n - 8))
+}
+
+/// Replaces access key ids (masked) and long opaque tokens (removed) in `text`,
+/// folds it onto one line and caps its length.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in split_keep(text) {
+        if is_key_id(word) {
+            out.push_str(&mask_key_id(word));
+        } else if looks_like_secret(word) {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(word);
+        }
+    }
+    let folded: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate(&folded, 400)
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
+}
+
+/// Splits into alternating runs of token characters and other characters.
+fn split_keep(text: &str) -> Vec<&str> {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut in_tok = None;
+    for (i, c) in text.char_indices() {
+        let t = is_tok(c);
+        match in_tok {
+            Some(prev) if prev != t => {
+                parts.push(&text[start..i]);
+                start = i;
+            }
+            _ => {}
+        }
+        in_tok = Some(t);
+    }
+    if start < text.len() {
+        parts.push(&text[start..]);
+    }
+    parts
+}
+
+fn is_key_id(word: &str) -> bool {
+    (word.starts_with("AKIA") || word.starts_with("ASIA"))
+        && (16..=128).contains(&word.len())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A 40-character secret key, or a long base64 blob such as a session token.
+fn looks_like_secret(word: &str) -> bool {
+    if word.len() < 32 {
+        return false;
+    }
+    let has_lower = word.bytes().any(|b| b.is_ascii_lowercase());
+    let has_upper = word.bytes().any(|b| b.is_ascii_uppercase());
+    let has_digit_or_sym = word
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b"+/=".contains(&b));
+    // ARNs, table names and words in prose are not mixed-case blobs this long.
+    has_lower && has_upper && has_digit_or_sym && !word.contains("arn")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_key_ids() {
+        assert_eq!(mask_key_id("AKIAIOSFODNN7EXAMPLE"), "AKIA************MPLE");
+        assert_eq!(mask_key_id("short"), "*****");
+    }
+
+    #[test]
+    fn redacts_keys_and_tokens_in_prose() {
+        let s = "key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY end";
+        let r = redact(s);
+        assert!(r.contains("AKIA************MPLE"), "{r}");
+        assert!(!r.contains("wJalrXUtnFEMI"), "{r}");
+        assert!(r.contains("[redacted]"), "{r}");
+    }
+
+    #[test]
+    fn leaves_aws_messages_readable() {
+        let s = "User: arn:aws:sts::123456789012:assumed-role/CanaryRole/canary is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/orders";
+        assert_eq!(redact(s), s);
+    }
+
+    #[test]
+    fn folds_lines_and_caps_length() {
+        let r = redact(&format!("a\n\nb {}", "x ".repeat(500)));
+        assert!(r.starts_with("a b x"));
+        assert!(r.chars().count() <= 401);
+    }
+}

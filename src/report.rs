@@ -1,0 +1,481 @@
+//! The run's report: the JSON contract returned by Lambda and printed by the
+//! command line, its summary, and a human rendering for terminals.
+
+use crate::classify::{Class, Failure, ProviderTried};
+use crate::config::{Expectation, ProbeKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Whether a check passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Passed.
+    #[default]
+    Ok,
+    /// Failed.
+    Fail,
+    /// Not run because something it depends on failed.
+    NotRun,
+}
+
+/// The identity section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdentityReport {
+    /// ok or fail.
+    pub outcome: Outcome,
+    /// The class (ok, identity_mismatch, or the STS failure's class).
+    pub class: Class,
+    /// Account id.
+    pub account: Option<String>,
+    /// Caller ARN.
+    pub arn: Option<String>,
+    /// STS user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// user, assumed-role, federated-user, root.
+    pub principal_type: Option<String>,
+    /// Role name, for assumed roles.
+    pub role: Option<String>,
+    /// Session name, for assumed roles.
+    pub session: Option<String>,
+    /// User name, for users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// AWS error code of a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Request id of a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// What to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Credential providers tried, for credentials_missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers_tried: Vec<ProviderTried>,
+    /// Seconds until the credentials expire, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_expire_in_seconds: Option<i64>,
+    /// Latency of GetCallerIdentity.
+    pub latency_ms: f64,
+}
+
+impl IdentityReport {
+    /// The report of a failed GetCallerIdentity.
+    pub fn failed(f: Failure, latency_ms: f64) -> IdentityReport {
+        IdentityReport {
+            outcome: Outcome::Fail,
+            class: f.class,
+            code: f.code.clone(),
+            message: Some(f.message.clone()),
+            request_id: f.request_id.clone(),
+            hint: Some(f.hint().to_string()),
+            providers_tried: f.providers_tried,
+            latency_ms,
+            ..IdentityReport::default()
+        }
+    }
+}
+
+/// One probe's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Table name.
+    pub table: String,
+    /// Region probed.
+    pub region: String,
+    /// describe, read or write.
+    pub probe: ProbeKind,
+    /// allow or deny.
+    pub expect: Expectation,
+    /// ok, fail or not_run.
+    pub outcome: Outcome,
+    /// The class.
+    pub class: Class,
+    /// AWS error code.
+    pub code: Option<String>,
+    /// What happened, with no secret in it.
+    pub message: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Latency of the probe's calls.
+    pub latency_ms: f64,
+    /// What to check.
+    pub hint: Option<String>,
+    /// The principal that made the call, when it is not the canary's own
+    /// (a target reached through `role_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+}
+
+impl ProbeResult {
+    /// A passed probe.
+    pub fn ok(
+        table: &str,
+        region: &str,
+        probe: ProbeKind,
+        expect: Expectation,
+        latency_ms: f64,
+    ) -> ProbeResult {
+        ProbeResult {
+            table: table.to_string(),
+            region: region.to_string(),
+            probe,
+            expect,
+            outcome: Outcome::Ok,
+            class: Class::Ok,
+            code: None,
+            message: None,
+            request_id: None,
+            latency_ms,
+            hint: None,
+            principal: None,
+        }
+    }
+
+    /// A failed (or not run) probe from a classified failure.
+    pub fn from_failure(
+        table: &str,
+        region: &str,
+        probe: ProbeKind,
+        expect: Expectation,
+        outcome: Outcome,
+        f: Failure,
+        latency_ms: f64,
+    ) -> ProbeResult {
+        ProbeResult {
+            hint: Some(f.hint().to_string()),
+            outcome,
+            class: f.class,
+            code: f.code,
+            message: Some(f.message),
+            request_id: f.request_id,
+            latency_ms,
+            ..ProbeResult::ok(table, region, probe, expect, latency_ms)
+        }
+    }
+
+    /// Whether this probe counts as an authentication failure (pages).
+    pub fn is_auth_failure(&self) -> bool {
+        self.outcome != Outcome::Ok
+            && (self.class.is_auth()
+                || (self.class == Class::AccessDenied && self.expect == Expectation::Allow))
+    }
+}
+
+/// Counts over the probes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Probes in the report.
+    pub total: usize,
+    /// Probes that passed.
+    pub ok: usize,
+    /// Probes that failed.
+    pub failed: usize,
+    /// Probes not run because a dependency failed.
+    pub not_run: usize,
+    /// Failures (identity included) per class.
+    pub by_class: BTreeMap<String, usize>,
+}
+
+/// How metrics were delivered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsOutcome {
+    /// cloudwatch, emf or none.
+    pub sink: String,
+    /// Datums delivered.
+    pub datums: usize,
+    /// PutMetricData requests sent.
+    #[serde(default)]
+    pub requests: usize,
+    /// Why PutMetricData was not used, when `auto` fell back to EMF.
+    pub fallback_reason: Option<String>,
+    /// Class of the PutMetricData failure, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_class: Option<Class>,
+}
+
+/// A warning that does not make the run unhealthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The class (e.g. credentials_expiring).
+    pub class: Class,
+    /// What it is about.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// False when the identity check or any probe failed.
+    pub healthy: bool,
+    /// The canary's own identity.
+    pub identity: IdentityReport,
+    /// Every probe, in configuration order.
+    pub probes: Vec<ProbeResult>,
+    /// Counts.
+    pub summary: Summary,
+    /// How metrics were delivered (absent until published).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsOutcome>,
+    /// Warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+    /// The canary's region.
+    pub region: String,
+    /// Wall time of the run.
+    pub duration_ms: f64,
+    /// The crate version.
+    pub version: String,
+}
+
+impl Report {
+    /// Builds a report, computing the summary and health.
+    pub fn new(
+        identity: IdentityReport,
+        probes: Vec<ProbeResult>,
+        region: String,
+        duration_ms: f64,
+    ) -> Report {
+        let mut summary = Summary {
+            total: probes.len(),
+            ..Summary::default()
+        };
+        for p in &probes {
+            match p.outcome {
+                Outcome::Ok => summary.ok += 1,
+                Outcome::Fail => {
+                    summary.failed += 1;
+                    *summary.by_class.entry(p.class.to_string()).or_default() += 1;
+                }
+                Outcome::NotRun => summary.not_run += 1,
+            }
+        }
+        if identity.outcome != Outcome::Ok {
+            *summary
+                .by_class
+                .entry(identity.class.to_string())
+                .or_default() += 1;
+        }
+        let healthy =
+            identity.outcome == Outcome::Ok && summary.failed == 0 && summary.not_run == 0;
+        Report {
+            healthy,
+            identity,
+            probes,
+            summary,
+            metrics: None,
+            warnings: Vec::new(),
+            region,
+            duration_ms,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Renders the report for a person at a terminal: the verdict first,
+    /// then failures (with their hints), then the passing probes.
+    pub fn render_human(&self) -> String {
+        let mut s = String::new();
+        let verdict = if self.healthy { "HEALTHY" } else { "UNHEALTHY" };
+        let _ = writeln!(
+            s,
+            "{verdict}: {} of {} probes ok, {} failed, {} not run ({:.0} ms, region {})",
+            self.summary.ok,
+            self.summary.total,
+            self.summary.failed,
+            self.summary.not_run,
+            self.duration_ms,
+            self.region
+        );
+        let id = &self.identity;
+        let _ = writeln!(s);
+        if id.outcome == Outcome::Ok {
+            let _ = writeln!(
+                s,
+                "Identity  ok  {} ({}) account {}{}",
+                id.arn.as_deref().unwrap_or("?"),
+                id.principal_type.as_deref().unwrap_or("?"),
+                id.account.as_deref().unwrap_or("?"),
+                match (&id.role, &id.session) {
+                    (Some(r), Some(sess)) => format!(", role {r}, session {sess}"),
+                    (Some(r), None) => format!(", role {r}"),
+                    _ => String::new(),
+                }
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "Identity  FAIL  {}{}: {}",
+                id.class,
+                id.code
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
+                id.message.as_deref().unwrap_or("")
+            );
+            if let Some(arn) = &id.arn {
+                let _ = writeln!(s, "          caller: {arn}");
+            }
+            for p in &id.providers_tried {
+                let _ = writeln!(s, "          tried {}: {}", p.provider, p.reason);
+            }
+            if let Some(h) = &id.hint {
+                let _ = writeln!(s, "          hint: {h}");
+            }
+        }
+        if let Some(secs) = id.credentials_expire_in_seconds {
+            let _ = writeln!(s, "          credentials expire in {secs} s");
+        }
+        for w in &self.warnings {
+            let _ = writeln!(
+                s,
+                "Warning   {}: {}\n          hint: {}",
+                w.class, w.message, w.hint
+            );
+        }
+        if !self.probes.is_empty() {
+            let width = self
+                .probes
+                .iter()
+                .map(|p| p.table.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "{:<7} {:<width$} {:<15} {:<8} {:<6} {:<26} {:>9}",
+                "RESULT", "TABLE", "REGION", "PROBE", "EXPECT", "CLASS", "LATENCY"
+            );
+            let mut order: Vec<&ProbeResult> = self.probes.iter().collect();
+            order.sort_by_key(|p| match p.outcome {
+                Outcome::Fail => 0,
+                Outcome::NotRun => 1,
+                Outcome::Ok => 2,
+            });
+            for p in order {
+                let result = match p.outcome {
+                    Outcome::Ok => "ok",
+                    Outcome::Fail => "FAIL",
+                    Outcome::NotRun => "NOT RUN",
+                };
+                let _ = writeln!(
+                    s,
+                    "{:<7} {:<width$} {:<15} {:<8} {:<6} {:<26} {:>7.1}ms",
+                    result,
+                    p.table,
+                    p.region,
+                    p.probe.as_str(),
+                    p.expect.as_str(),
+                    p.class.as_str(),
+                    p.latency_ms
+                );
+                if p.outcome != Outcome::Ok {
+                    let code = p.code.as_deref().unwrap_or("-");
+                    let rid = p.request_id.as_deref().unwrap_or("-");
+                    let _ = writeln!(
+                        s,
+                        "        {code}: {} (request id {rid})",
+                        p.message.as_deref().unwrap_or("")
+                    );
+                    if let Some(h) = &p.hint {
+                        let _ = writeln!(s, "        hint: {h}");
+                    }
+                }
+            }
+        }
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(s);
+            let _ = write!(s, "Metrics: {} datums via {}", m.datums, m.sink);
+            if let Some(r) = &m.fallback_reason {
+                let _ = write!(s, " (fell back: {r})");
+            }
+            let _ = writeln!(s);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed_probe(class: Class, expect: Expectation) -> ProbeResult {
+        ProbeResult::from_failure(
+            "orders",
+            "us-east-1",
+            ProbeKind::Read,
+            expect,
+            Outcome::Fail,
+            Failure::new(class, "boom"),
+            3.0,
+        )
+    }
+
+    #[test]
+    fn summary_counts_and_health() {
+        let id = IdentityReport::default();
+        let probes = vec![
+            ProbeResult::ok(
+                "orders",
+                "us-east-1",
+                ProbeKind::Describe,
+                Expectation::Allow,
+                1.0,
+            ),
+            failed_probe(Class::AccessDenied, Expectation::Allow),
+            failed_probe(Class::NotFound, Expectation::Allow),
+        ];
+        let r = Report::new(id, probes, "us-east-1".into(), 10.0);
+        assert!(!r.healthy);
+        assert_eq!(r.summary.total, 3);
+        assert_eq!(r.summary.ok, 1);
+        assert_eq!(r.summary.failed, 2);
+        assert_eq!(r.summary.by_class["access_denied"], 1);
+        assert_eq!(r.summary.by_class["not_found"], 1);
+    }
+
+    #[test]
+    fn identity_failure_makes_run_unhealthy_and_is_counted() {
+        let id = IdentityReport::failed(Failure::new(Class::AuthInvalidToken, "bad"), 1.0);
+        let r = Report::new(id, vec![], "us-east-1".into(), 1.0);
+        assert!(!r.healthy);
+        assert_eq!(r.summary.by_class["auth_invalid_token"], 1);
+    }
+
+    #[test]
+    fn human_rendering_puts_failures_first_with_hints() {
+        let probes = vec![
+            ProbeResult::ok(
+                "orders",
+                "us-east-1",
+                ProbeKind::Describe,
+                Expectation::Allow,
+                1.0,
+            ),
+            failed_probe(Class::AccessDenied, Expectation::Allow),
+        ];
+        let r = Report::new(IdentityReport::default(), probes, "us-east-1".into(), 10.0);
+        let text = r.render_human();
+        let fail_at = text.find("FAIL").unwrap();
+        let ok_at = text.rfind("\nok ").unwrap();
+        assert!(fail_at < ok_at, "{text}");
+        assert!(text.contains("hint: IAM refused"), "{text}");
+        assert!(text.starts_with("UNHEALTHY"));
+    }
+
+    #[test]
+    fn auth_failure_counting_respects_expectation() {
+        assert!(failed_probe(Class::AccessDenied, Expectation::Allow).is_auth_failure());
+        assert!(!failed_probe(Class::AccessDenied, Expectation::Deny).is_auth_failure());
+        assert!(failed_probe(Class::AuthExpired, Expectation::Deny).is_auth_failure());
+        assert!(!failed_probe(Class::NotFound, Expectation::Allow).is_auth_failure());
+    }
+}
