@@ -23,7 +23,7 @@ pub const DEFAULT_TTL_ATTRIBUTE: &str = "expires_at";
 pub const DEFAULT_EXPIRY_WARNING_SECONDS: u64 = 900;
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The identity the canary expects to run as.
@@ -48,6 +48,20 @@ pub struct Config {
     /// Warn (`credentials_expiring`) when credentials expire sooner than this.
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            expect: None,
+            defaults: Defaults::default(),
+            targets: Vec::new(),
+            metrics: MetricsConfig::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            deadline_ms: DEFAULT_DEADLINE_MS,
+            expiry_warning_seconds: DEFAULT_EXPIRY_WARNING_SECONDS,
+        }
+    }
 }
 
 fn default_concurrency() -> usize {
@@ -643,6 +657,12 @@ mod tests {
         assert_eq!(c.concurrency, DEFAULT_CONCURRENCY);
         assert_eq!(c.metrics.detail, Detail::Summary);
         assert_eq!(c.probes_for(&c.targets[0]), vec![ProbeKind::Describe]);
+    }
+
+    #[test]
+    fn default_matches_an_empty_document() {
+        let parsed: Config = serde_json::from_str("{}").unwrap();
+        assert_eq!(parsed, Config::default());
     }
 
     #[test]
