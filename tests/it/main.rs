@@ -3,4 +3,6 @@
 
 mod cli_config;
 mod identity;
+mod probes;
 mod support;
+mod wire;
