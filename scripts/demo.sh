@@ -8,20 +8,33 @@ cd "$(dirname "$0")/.."
 . scripts/localaws.sh   # exports AWS_EC2_METADATA_DISABLED=true; stop_all on EXIT
 PY=.venv/bin/python
 
+# jget JSON KEY...: print the value at that key path (strings raw, like `jq -r`; other
+# values as JSON); fails if a key is missing. Python instead of jq, which a fresh machine lacks.
+jget() {
+  "$PY" -c 'import json, sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2:]:
+    v = v[k]
+print(v if isinstance(v, str) else json.dumps(v))' "$@"
+}
+
 start_moto
 admin="$($PY scripts/localaws.py bootstrap --endpoint "$MOTO_URL")"
-account="$(jq -r '.arn | split(":")[4]' <<<"$admin")"
+account="$(jget "$admin" arn | cut -d: -f5)"
 tbl() { echo "arn:aws:dynamodb:$1:$account:table/$2"; }
 
-spec="$(jq -n --arg o1 "$(tbl us-east-1 orders)" --arg o2 "$(tbl eu-west-1 orders)" --arg c "$(tbl us-east-1 customers)" '{
-  users: [{name: "canary-demo", policy: {Version: "2012-10-17", Statement: [{
-    Effect: "Allow", Action: ["dynamodb:DescribeTable", "dynamodb:GetItem"], Resource: [$o1, $o2, $c]}]}}],
-  tables: [
-    {name: "orders", regions: ["us-east-1", "eu-west-1"], key: [{name: "pk", type: "S"}]},
-    {name: "customers", regions: ["us-east-1"], key: [{name: "pk", type: "S"}]},
-    {name: "payroll", regions: ["us-east-1"], key: [{name: "pk", type: "S"}]}]}')"
+spec="$("$PY" -c 'import json, sys
+o1, o2, c = sys.argv[1:4]
+print(json.dumps({
+  "users": [{"name": "canary-demo", "policy": {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["dynamodb:DescribeTable", "dynamodb:GetItem"], "Resource": [o1, o2, c]}]}}],
+  "tables": [
+    {"name": "orders", "regions": ["us-east-1", "eu-west-1"], "key": [{"name": "pk", "type": "S"}]},
+    {"name": "customers", "regions": ["us-east-1"], "key": [{"name": "pk", "type": "S"}]},
+    {"name": "payroll", "regions": ["us-east-1"], "key": [{"name": "pk", "type": "S"}]}]}))' \
+  "$(tbl us-east-1 orders)" "$(tbl eu-west-1 orders)" "$(tbl us-east-1 customers)")"
 created="$($PY scripts/localaws.py apply --endpoint "$MOTO_URL" \
-  --admin-key "$(jq -r .access_key_id <<<"$admin")" --admin-secret "$(jq -r .secret_access_key <<<"$admin")" \
+  --admin-key "$(jget "$admin" access_key_id)" --admin-secret "$(jget "$admin" secret_access_key)" \
   --spec - <<<"$spec")"
 
 tmp="$(mktemp -d -t canary-demo.XXXXXX)"
@@ -41,8 +54,8 @@ canary() {
   env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
     -u AWS_ENDPOINT_URL_DYNAMODB -u AWS_REGION -u AWS_DEFAULT_REGION \
     HOME="$tmp" AWS_CONFIG_FILE="$tmp/no-config" AWS_SHARED_CREDENTIALS_FILE="$tmp/no-credentials" \
-    AWS_ACCESS_KEY_ID="$(jq -r '.users["canary-demo"].access_key_id' <<<"$created")" \
-    AWS_SECRET_ACCESS_KEY="$(jq -r '.users["canary-demo"].secret_access_key' <<<"$created")" \
+    AWS_ACCESS_KEY_ID="$(jget "$created" users canary-demo access_key_id)" \
+    AWS_SECRET_ACCESS_KEY="$(jget "$created" users canary-demo secret_access_key)" \
     cargo run --quiet -- check --config "$tmp/config.json" --endpoint-url "$MOTO_URL" --region us-east-1 "$@"
 }
 

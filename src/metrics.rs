@@ -179,10 +179,10 @@ pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
     };
     let mut out = vec![
         Datum::new("CanaryRuns", vec![], 1.0),
-        Datum::new("AuthFailures", vec![], auth.values().sum()),
+        Datum::new("AuthFailures", vec![], total(&auth)),
         Datum::new("UnexpectedAccess", vec![], unexpected),
         Datum::new("IdentityMismatch", vec![], mismatch),
-        Datum::new("ProbeFailures", vec![], failures.values().sum()),
+        Datum::new("ProbeFailures", vec![], total(&failures)),
     ];
     for (class, n) in &auth {
         out.push(Datum::new(
@@ -217,6 +217,12 @@ pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
     }
     out.retain(|d| d.value.is_finite());
     out
+}
+
+/// Sum of counts; an empty sum is +0.0 (`Iterator::sum` of floats gives
+/// -0.0, which would print as `-0.0`).
+fn total(counts: &BTreeMap<Class, f64>) -> f64 {
+    counts.values().fold(0.0, |a, b| a + b)
 }
 
 /// The README's contract table, generated from [`CONTRACT`].
@@ -329,7 +335,8 @@ mod tests {
         let d = datums(&r, &MetricsConfig::default());
         assert_eq!(d.len(), 5);
         assert!(d.iter().all(|x| x.dimensions.is_empty()));
-        assert_eq!(find(&d, "AuthFailures", &[]).unwrap().value, 0.0);
+        let zero = find(&d, "AuthFailures", &[]).unwrap().value;
+        assert_eq!(zero.to_bits(), 0.0f64.to_bits(), "+0.0, not -0.0");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod cli_config;
 mod identity;
+mod metrics;
 mod probes;
 mod support;
 mod wire;
