@@ -103,6 +103,10 @@ pub struct MetricsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub output: OutputFormat,
+    /// Print the metrics contract (names, units, dimension sets, classes) as
+    /// JSON instead, for dashboards and alarms; needs no configuration.
+    #[arg(long, conflicts_with_all = ["config", "schedule_minutes"])]
+    pub contract: bool,
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -243,6 +247,10 @@ async fn check(args: CheckArgs) -> u8 {
 }
 
 fn metrics(args: MetricsArgs) -> u8 {
+    if args.contract {
+        println!("{}", crate::metrics::contract_json());
+        return EXIT_HEALTHY;
+    }
     let config = match load_config(args.config.as_ref()) {
         Ok(c) => c,
         Err(e) => return usage_error(e),

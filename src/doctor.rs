@@ -71,6 +71,8 @@ pub struct Finding {
     pub id: String,
     /// The related class.
     pub class: Class,
+    /// `problem` (something is wrong: exit 1) or `note` (worth knowing).
+    pub severity: String,
     /// What is wrong.
     pub problem: String,
     /// What to do.
@@ -100,7 +102,8 @@ pub struct DoctorReport {
     pub findings: Vec<Finding>,
 }
 
-/// Runs `doctor`; exit 0 when nothing is wrong, 1 with findings, 2 on usage errors.
+/// Runs `doctor`; exit 0 when no finding is a problem (notes allowed), 1
+/// otherwise, 2 on usage errors.
 pub async fn run(args: DoctorArgs) -> u8 {
     let timeout = Duration::from_millis(args.timeout_ms.clamp(50, 60_000));
     let profile = args
@@ -131,6 +134,7 @@ pub async fn run(args: DoctorArgs) -> u8 {
             report.findings.push(Finding {
                 id: "configuration".into(),
                 class: Class::Other,
+                severity: "problem".into(),
                 problem: e.to_string(),
                 action: "fix the region or endpoint setting named above".into(),
             });
@@ -170,7 +174,7 @@ pub async fn run(args: DoctorArgs) -> u8 {
         },
         crate::cli::OutputFormat::Human => print!("{}", render(&report)),
     }
-    if report.findings.is_empty() {
+    if report.findings.iter().all(|f| f.severity != "problem") {
         crate::cli::EXIT_HEALTHY
     } else {
         crate::cli::EXIT_UNHEALTHY
@@ -309,6 +313,7 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
         out.push(Finding {
             id: id.into(),
             class,
+            severity: "problem".into(),
             problem,
             action: action.into(),
         })
@@ -434,6 +439,7 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
                 Finding {
                     id: "endpoint_override".into(),
                     class: Class::EndpointUnreachable,
+                    severity: "problem".into(),
                     problem: format!(
                         "endpoint override in effect and the service did not answer properly: {}",
                         list.join(", ")
@@ -445,6 +451,7 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
             out.push(Finding {
                 id: "endpoint_override".into(),
                 class: Class::Other,
+                severity: "note".into(),
                 problem: format!("endpoint override in effect: {}", list.join(", ")),
                 action: action.into(),
             });

@@ -225,6 +225,29 @@ fn total(counts: &BTreeMap<Class, f64>) -> f64 {
     counts.values().fold(0.0, |a, b| a + b)
 }
 
+/// The contract as JSON: the default namespace, every metric with its unit
+/// and dimension sets, and the class names a `Class` dimension takes.
+pub fn contract_json() -> serde_json::Value {
+    let metrics: Vec<serde_json::Value> = CONTRACT
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "unit": m.unit.as_str(),
+                "dimension_sets": m.dimension_sets,
+                "probe_detail": m.probe_detail,
+                "meaning": m.meaning,
+            })
+        })
+        .collect();
+    let classes: Vec<&str> = Class::ALL.iter().map(|c| c.as_str()).collect();
+    serde_json::json!({
+        "default_namespace": crate::config::DEFAULT_NAMESPACE,
+        "metrics": metrics,
+        "classes": classes,
+    })
+}
+
 /// The README's contract table, generated from [`CONTRACT`].
 pub fn contract_markdown() -> String {
     let mut s = String::from("| Metric | Unit | Dimensions | Meaning |\n|---|---|---|---|\n");

@@ -2,8 +2,11 @@
 //! dynalite) is started once by `support` and shared by every module.
 
 mod cli_config;
+mod cross_account;
+mod doctor;
 mod identity;
 mod metrics;
 mod probes;
+mod secrets;
 mod support;
 mod wire;

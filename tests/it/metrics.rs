@@ -118,8 +118,11 @@ fn number(v: Option<&Cbor>) -> f64 {
     }
 }
 
-/// (name, unit, dims, value) of every datum in a captured request.
-fn datums_of(req: &Seen) -> (String, Vec<(String, String, Vec<(String, String)>, f64)>) {
+/// A captured datum: name, unit, dimensions, value.
+type Captured = (String, String, Vec<(String, String)>, f64);
+
+/// The namespace and every datum of a captured request.
+fn datums_of(req: &Seen) -> (String, Vec<Captured>) {
     let v = decode(req);
     let ns = text(get(&v, "Namespace"));
     let data = get(&v, "MetricData")

@@ -1,0 +1,180 @@
+//! `doctor`: the provider chain, findings, and what it must never contact.
+
+use crate::support::{canary, closed_port, moto, Creds};
+use serde_json::Value;
+
+fn doctor(args: &[&str], env: &[(String, String)]) -> (i32, Value, String) {
+    let mut a = vec!["doctor", "--output", "json"];
+    a.extend_from_slice(args);
+    let r = canary(&a, env);
+    let j: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+    (r.code, j, r.stderr)
+}
+
+fn step<'a>(j: &'a Value, provider: &str) -> &'a Value {
+    j["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["provider"] == provider)
+        .unwrap()
+}
+
+fn finding_ids(j: &Value) -> Vec<String> {
+    j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn credentials_from_the_environment() {
+    let m = moto();
+    let (arn, creds) = m.user(&[], &[]);
+    let (code, j, _) = doctor(&["--endpoint-url", &m.url], &creds.env());
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(step(&j, "Environment")["status"], "supplied");
+    assert_eq!(step(&j, "Profile")["status"], "not_tried");
+    assert_eq!(j["credentials"]["provider"], "Environment");
+    let masked = j["credentials"]["access_key_id"].as_str().unwrap();
+    assert!(
+        masked.contains("****") && masked.starts_with(&creds.key[..4]) && masked != creds.key,
+        "{masked}"
+    );
+    assert_eq!(j["credentials"]["temporary"], false);
+    assert_eq!(j["identity"]["arn"], arn.as_str());
+    assert_eq!(j["region"]["source"], "AWS_REGION");
+    assert!(j["clock_skew_seconds"].as_i64().unwrap().abs() < 5);
+    assert_eq!(j["endpoint_overrides"][0]["source"], "--endpoint-url");
+    assert!(j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["severity"] == "note"));
+}
+
+#[test]
+fn credentials_from_a_profile_in_temporary_files() {
+    let m = moto();
+    let (arn, creds) = m.user(&[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&config, "[profile ops]\nregion = eu-west-1\n").unwrap();
+    std::fs::write(
+        &credentials,
+        format!(
+            "[ops]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            creds.key, creds.secret
+        ),
+    )
+    .unwrap();
+    let env = vec![
+        ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+            credentials.display().to_string(),
+        ),
+        ("AWS_PROFILE".to_string(), "ops".to_string()),
+        ("AWS_REGION".to_string(), String::new()),
+    ];
+    let (code, j, _) = doctor(&["--endpoint-url", &m.url], &env);
+    assert_eq!(step(&j, "Environment")["status"], "not_configured", "{j}");
+    assert_eq!(step(&j, "Profile")["status"], "supplied");
+    assert_eq!(j["profile"], "ops");
+    assert_eq!(j["identity"]["arn"], arn.as_str());
+    assert_eq!(j["region"]["region"], "eu-west-1");
+    assert_eq!(j["region"]["source"], "profile");
+    // Only the --endpoint-url finding remains, and it is a note.
+    assert_eq!(finding_ids(&j), ["endpoint_override"]);
+    assert_eq!(j["findings"][0]["severity"], "note");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn aws_profile_naming_a_missing_profile_is_the_first_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile real]\nregion = us-east-1\n").unwrap();
+    let env = vec![
+        ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        ("AWS_PROFILE".to_string(), "prod-typo".to_string()),
+    ];
+    let (code, j, _) = doctor(&[], &env);
+    assert_eq!(code, 1);
+    let ids = finding_ids(&j);
+    assert_eq!(ids[0], "profile_missing", "{j}");
+    assert!(j["findings"][0]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("prod-typo"));
+}
+
+#[test]
+fn no_credentials_anywhere_lists_each_provider_and_never_contacts_metadata() {
+    let (code, j, _) = doctor(&[], &[]);
+    assert_eq!(code, 1);
+    for p in ["Environment", "Profile", "WebIdentityToken", "EcsContainer"] {
+        let s = step(&j, p);
+        assert_eq!(s["status"], "not_configured", "{p}: {s}");
+        assert!(!s["detail"].as_str().unwrap().is_empty());
+    }
+    let imds = step(&j, "Ec2InstanceMetadata");
+    assert_eq!(imds["status"], "disabled");
+    assert!(imds["detail"].as_str().unwrap().contains("not contacted"));
+    assert!(j["credentials"].is_null());
+    assert!(finding_ids(&j).contains(&"no_credentials".to_string()));
+}
+
+#[test]
+fn endpoint_override_to_a_closed_port_is_named_first() {
+    let creds = Creds {
+        key: "AKIDEXAMPLE".into(),
+        secret: "secret".into(),
+        token: None,
+    };
+    let mut env = creds.env();
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    env.push(("AWS_ENDPOINT_URL".to_string(), url.clone()));
+    let (code, j, _) = doctor(&["--table", "orders"], &env);
+    assert_eq!(code, 1);
+    assert_eq!(j["identity"]["class"], "endpoint_unreachable");
+    assert_eq!(j["findings"][0]["id"], "endpoint_override", "{j}");
+    assert!(j["findings"][0]["problem"].as_str().unwrap().contains(&url));
+    assert_eq!(j["table_probe"]["class"], "endpoint_unreachable");
+}
+
+#[test]
+fn session_token_with_static_keys_that_the_service_rejects() {
+    let m = moto();
+    let (_, mut creds) = m.user(&[], &[]);
+    creds.token = Some("IQoJb3JpZ2luX2VjEleftoverTokenFromAnotherSession".into());
+    let (code, j, _) = doctor(&["--endpoint-url", &m.url], &creds.env());
+    assert_eq!(code, 1);
+    assert_eq!(j["credentials"]["temporary"], true);
+    assert_eq!(j["identity"]["outcome"], "fail", "{j}");
+    let ids = finding_ids(&j);
+    assert!(
+        ids.contains(&"token_with_long_term_key".to_string()),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&j["identity"]["class"].as_str().unwrap().to_string()),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn human_doctor_output_ends_with_findings() {
+    let r = canary(&["doctor"], &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("Credential provider chain"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Findings, most likely first:"));
+    assert!(r.stdout.contains("do: "));
+}
