@@ -3,7 +3,8 @@
 #   make demo   - scripts/demo.sh against a local moto
 #   make bench  - scripts/bench.sh
 #   make build  - scripts/build-lambda.sh
-#   make test   - fmt, clippy, cargo test (+ scripts/validate-template.sh if present)
+#   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator
+#                 (+ scripts/validate-template.sh if present)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
@@ -38,4 +39,5 @@ test: setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test
+	$(VENV)/bin/python scripts/lambda_local_test.py
 	if [ -f scripts/validate-template.sh ]; then bash scripts/validate-template.sh; fi

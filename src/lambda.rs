@@ -57,11 +57,7 @@ impl Handler {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let config = self.config_for(&event.payload)?;
         let now = Instant::now();
-        let remaining = event
-            .context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        let remaining = remaining_time(event.context.deadline, SystemTime::now());
         let publish_deadline = now + remaining.saturating_sub(Duration::from_millis(300));
         let run_deadline = (now + remaining.saturating_sub(SAFETY_MARGIN))
             .min(now + Duration::from_millis(config.deadline_ms));
@@ -74,6 +70,7 @@ impl Handler {
             source,
             targets = config.targets.len(),
             remaining_ms = remaining.as_millis() as u64,
+            deadline_epoch_ms = event.context.deadline,
             "canary run starting"
         );
         let mut stdout = std::io::stdout();
@@ -95,6 +92,22 @@ impl Handler {
         serde_json::to_value(&report)
             .map_err(|e| HandlerError::InvalidEvent(format!("cannot render the report: {e}")))
     }
+}
+
+/// Deadlines before this (2001-09-09) cannot be epoch milliseconds.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
+/// Time left before the invocation's deadline. Lambda sends the deadline as
+/// epoch milliseconds; cargo-lambda's emulator (1.9) sends the timeout
+/// itself (e.g. 600000), which would otherwise read as a deadline in 1970
+/// and leave no time at all.
+pub fn remaining_time(deadline_ms: u64, now: SystemTime) -> Duration {
+    if deadline_ms < EPOCH_MS_FLOOR {
+        return Duration::from_millis(deadline_ms);
+    }
+    (SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+        .duration_since(now)
+        .unwrap_or(Duration::ZERO)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -121,4 +134,69 @@ pub async fn serve(
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_time_from_epoch_and_relative_deadlines() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+        assert_eq!(
+            remaining_time(1_800_000_030_000, now),
+            Duration::from_secs(30)
+        );
+        assert_eq!(remaining_time(1_799_999_999_000, now), Duration::ZERO);
+        assert_eq!(remaining_time(600_000, now), Duration::from_secs(600));
+    }
+
+    fn handler(base: Result<Config, ConfigError>) -> Handler {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let clients = rt.block_on(crate::clients::AwsClients::load(
+            &crate::clients::ClientOptions {
+                region: Some("us-east-1".into()),
+                endpoint_url: Some("http://127.0.0.1:9".into()),
+                profile: None,
+            },
+        ));
+        Handler::new(Canary::new(clients.unwrap()), base)
+    }
+
+    #[test]
+    fn events_choose_their_configuration() {
+        let base =
+            Config::from_json_str(r#"{"targets":[{"table":"base-table"}]}"#, "CANARY_CONFIG");
+        let h = handler(base);
+        let c = h
+            .config_for(&serde_json::json!({"detail-type": "Scheduled Event"}))
+            .unwrap();
+        assert_eq!(c.targets[0].table, "base-table");
+        let c = h
+            .config_for(&serde_json::json!({"config": {"targets": [{"table": "override"}]}}))
+            .unwrap();
+        assert_eq!(c.targets[0].table, "override");
+        let e = h
+            .config_for(&serde_json::json!({"config": {"targets": []}}))
+            .unwrap_err();
+        assert_eq!(e.error_type(), "InvalidConfigOverride");
+        assert!(e.to_string().contains("event.config: targets"), "{e}");
+        let e = h.config_for(&serde_json::json!("hello")).unwrap_err();
+        assert_eq!(e.error_type(), "InvalidEvent");
+    }
+
+    #[test]
+    fn missing_canary_config_is_reported_per_invocation() {
+        let h = handler(Err(ConfigError::Missing));
+        let e = h.config_for(&serde_json::json!({})).unwrap_err();
+        assert_eq!(e.error_type(), "FunctionMisconfigured");
+        assert!(e.to_string().contains("CANARY_CONFIG"), "{e}");
+        // An override still works without a base configuration.
+        assert!(h
+            .config_for(&serde_json::json!({"config": {"targets": [{"table": "abc"}]}}))
+            .is_ok());
+    }
 }
