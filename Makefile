@@ -5,13 +5,15 @@
 #   make build  - scripts/build-lambda.sh
 #   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator
 #                 (+ scripts/validate-template.sh if present)
+#   make validate - scripts/validate-template.sh: sam validate --lint, cfn-lint, template_checks.py and
+#                 deploy_test.py (the stack in a local moto); needs target/debug/dynamodb-auth-canary
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo bench build test
+.PHONY: setup demo bench build test validate
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
 
@@ -34,6 +36,9 @@ bench: setup
 
 build: setup
 	bash scripts/build-lambda.sh
+
+validate: setup
+	bash scripts/validate-template.sh
 
 test: setup
 	cargo fmt --all -- --check

@@ -13,4 +13,4 @@ unzip -l "$zip" | grep -q ' bootstrap$' || { echo "build-lambda: $zip has no boo
 bytes=$(stat -c %s "$zip")
 unzipped=$(unzip -l "$zip" | awk '/ bootstrap$/ {print $1}')
 echo "built $zip: $((bytes / 1024)) KiB zipped, $((unzipped / 1024)) KiB bootstrap (aarch64), in $(( $(date +%s) - started )) s"
-file -b target/lambda/dynamodb-auth-canary/bootstrap 2>/dev/null || true
+unzip -p "$zip" bootstrap | file -b - | cut -d, -f1-2

@@ -125,7 +125,8 @@ def main():
         rc, out, err = invoke(port, data_file=os.path.join(ROOT, "events", "scheduled.json"))
         check(rc == 0, f"scheduled.json invocation succeeded (rc={rc}, {err.strip()[-400:]})")
         report = json.loads(out)
-        check(report["healthy"] is True, f"scheduled run is healthy: {json.dumps(report)[:1500]}")
+        check(report["healthy"] is True,
+              "scheduled run is healthy" if report["healthy"] else f"scheduled run unhealthy: {json.dumps(report)[:1500]}")
         check([p["table"] for p in report["probes"]] == ["lambda-orders", "lambda-orders"],
               "scheduled run probed the CANARY_CONFIG table")
         check(report["identity"]["arn"] == user["arn"], "identity is the function's user")

@@ -64,6 +64,25 @@ pub struct CredentialSummary {
     pub expires_in_seconds: Option<i64>,
 }
 
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Something is wrong: `doctor` exits 1.
+    Problem,
+    /// Worth knowing, not wrong in itself.
+    Note,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Problem => "problem",
+            Severity::Note => "note",
+        })
+    }
+}
+
 /// A finding: something likely wrong, and what to do about it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Finding {
@@ -71,8 +90,8 @@ pub struct Finding {
     pub id: String,
     /// The related class.
     pub class: Class,
-    /// `problem` (something is wrong: exit 1) or `note` (worth knowing).
-    pub severity: String,
+    /// Whether it is a problem or a note.
+    pub severity: Severity,
     /// What is wrong.
     pub problem: String,
     /// What to do.
@@ -134,7 +153,7 @@ pub async fn run(args: DoctorArgs) -> u8 {
             report.findings.push(Finding {
                 id: "configuration".into(),
                 class: Class::Other,
-                severity: "problem".into(),
+                severity: Severity::Problem,
                 problem: e.to_string(),
                 action: "fix the region or endpoint setting named above".into(),
             });
@@ -174,7 +193,11 @@ pub async fn run(args: DoctorArgs) -> u8 {
         },
         crate::cli::OutputFormat::Human => print!("{}", render(&report)),
     }
-    if report.findings.iter().all(|f| f.severity != "problem") {
+    if report
+        .findings
+        .iter()
+        .all(|f| f.severity != Severity::Problem)
+    {
         crate::cli::EXIT_HEALTHY
     } else {
         crate::cli::EXIT_UNHEALTHY
@@ -313,7 +336,7 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
         out.push(Finding {
             id: id.into(),
             class,
-            severity: "problem".into(),
+            severity: Severity::Problem,
             problem,
             action: action.into(),
         })
@@ -439,7 +462,7 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
                 Finding {
                     id: "endpoint_override".into(),
                     class: Class::EndpointUnreachable,
-                    severity: "problem".into(),
+                    severity: Severity::Problem,
                     problem: format!(
                         "endpoint override in effect and the service did not answer properly: {}",
                         list.join(", ")
@@ -451,7 +474,7 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
             out.push(Finding {
                 id: "endpoint_override".into(),
                 class: Class::Other,
-                severity: "note".into(),
+                severity: Severity::Note,
                 problem: format!("endpoint override in effect: {}", list.join(", ")),
                 action: action.into(),
             });

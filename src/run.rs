@@ -97,20 +97,7 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
                 Class::Other,
                 "internal error: the probe task ended abnormally",
             );
-            planned(&units[i])
-                .into_iter()
-                .map(|(region, kind)| {
-                    ProbeResult::from_failure(
-                        &units[i].target.table,
-                        &region,
-                        kind,
-                        units[i].target.expect,
-                        Outcome::Fail,
-                        f.clone(),
-                        0.0,
-                    )
-                })
-                .collect()
+            report_all(&units[i], &planned(&units[i]), Outcome::Fail, &f, 0.0)
         }));
     }
 
@@ -132,9 +119,7 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
         ),
     };
     let mut identity = identity;
-    if identity.outcome != Outcome::NotRun {
-        identity.credentials_expire_in_seconds = canary.clients.seconds_to_expiry().await;
-    }
+    identity.credentials_expire_in_seconds = canary.clients.seconds_to_expiry().await;
     let mut report = Report::new(
         identity,
         probes,
@@ -224,17 +209,28 @@ fn deadline_results(unit: &Unit, deadline: Instant, started: Instant) -> Vec<Pro
         Class::Timeout,
         format!("the run's deadline ({waited} ms) passed before this probe finished"),
     );
-    planned(unit)
-        .into_iter()
+    report_all(unit, &planned(unit), Outcome::Fail, &f, waited as f64)
+}
+
+/// The same failure reported for each planned (region, probe) of a unit.
+fn report_all(
+    unit: &Unit,
+    planned: &[(String, ProbeKind)],
+    outcome: Outcome,
+    f: &Failure,
+    latency_ms: f64,
+) -> Vec<ProbeResult> {
+    planned
+        .iter()
         .map(|(region, kind)| {
             ProbeResult::from_failure(
                 &unit.target.table,
-                &region,
-                kind,
+                region,
+                *kind,
                 unit.target.expect,
-                Outcome::Fail,
+                outcome,
                 f.clone(),
-                waited as f64,
+                latency_ms,
             )
         })
         .collect()
@@ -285,20 +281,12 @@ async fn client_for(
 }
 
 fn all_not_run(unit: &Unit, region: &str, f: &Failure) -> Vec<ProbeResult> {
-    unit.probes
+    let planned: Vec<(String, ProbeKind)> = unit
+        .probes
         .iter()
-        .map(|k| {
-            ProbeResult::from_failure(
-                &unit.target.table,
-                region,
-                *k,
-                unit.target.expect,
-                Outcome::NotRun,
-                f.clone(),
-                0.0,
-            )
-        })
-        .collect()
+        .map(|k| (region.to_string(), *k))
+        .collect();
+    report_all(unit, &planned, Outcome::NotRun, f, 0.0)
 }
 
 async fn run_region(canary: &Canary, unit: &Unit, region: &str) -> Vec<ProbeResult> {

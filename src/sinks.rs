@@ -117,8 +117,16 @@ pub async fn put_metric_data(
 type Dimensions = [(&'static str, String)];
 
 /// Renders datums as EMF lines: one line per dimension set and values, at
-/// most [`EMF_MAX_METRICS`] metrics per line.
+/// most [`EMF_MAX_METRICS`] metrics per line. Each datum is in exactly one line.
 pub fn emf_lines(namespace: &str, datums: &[Datum], timestamp_ms: u64) -> Vec<String> {
+    emf_chunks(namespace, datums, timestamp_ms)
+        .into_iter()
+        .map(|(line, _)| line)
+        .collect()
+}
+
+/// EMF lines with the number of datums each carries.
+fn emf_chunks(namespace: &str, datums: &[Datum], timestamp_ms: u64) -> Vec<(String, usize)> {
     // Group by dimension names and values: in EMF, dimension values are
     // root members, so one line carries one value per dimension.
     let mut groups: Vec<(&Dimensions, Vec<&Datum>)> = Vec::new();
@@ -165,10 +173,10 @@ pub fn emf_lines(namespace: &str, datums: &[Datum], timestamp_ms: u64) -> Vec<St
             for (n, v) in dims {
                 root.insert((*n).to_string(), Value::String(v.clone()));
             }
-            for d in chunk {
+            for d in &chunk {
                 root.insert(d.name.to_string(), json!(d.value));
             }
-            lines.push(Value::Object(root).to_string());
+            lines.push((Value::Object(root).to_string(), chunk.len()));
         }
     }
     lines
@@ -184,9 +192,9 @@ fn now_ms() -> u64 {
 /// Writes EMF lines; returns the datums written.
 pub fn write_emf(out: &mut dyn Write, namespace: &str, datums: &[Datum]) -> usize {
     let mut written = 0;
-    for line in emf_lines(namespace, datums, now_ms()) {
+    for (line, count) in emf_chunks(namespace, datums, now_ms()) {
         if writeln!(out, "{line}").is_ok() {
-            written += line.matches("\"Name\":").count();
+            written += count;
         }
     }
     let _ = out.flush();

@@ -44,7 +44,7 @@ fn assumed_role_identity_reports_role_and_session() {
 fn unknown_access_key_is_auth_invalid_token() {
     let m = moto();
     let creds = Creds {
-        key: "AKIAUNKNOWNKEY000000".into(),
+        key: "AKIAUNKNOWNEXAMPLE00".into(),
         secret: "whatever".into(),
         token: None,
     };

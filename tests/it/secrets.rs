@@ -16,7 +16,7 @@ fn assert_clean(what: &str, out: &str) {
 fn no_command_prints_a_secret_key_or_session_token() {
     let m = moto();
     let creds = Creds {
-        key: "AKIAPLANTED000000001".into(),
+        key: "AKIAPLANTEDEXAMPLE01".into(),
         secret: SECRET.into(),
         token: Some(TOKEN.into()),
     };
