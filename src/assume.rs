@@ -84,7 +84,6 @@ async fn assume(
     key: &RoleKey,
     timeout: Duration,
 ) -> Result<AssumedRole, Failure> {
-    let (tc, rc) = crate::clients::probe_timeouts(timeout);
     let call = clients
         .sts()
         .assume_role()
@@ -92,11 +91,7 @@ async fn assume(
         .role_session_name(&key.session_name)
         .set_external_id(key.external_id.clone())
         .customize()
-        .config_override(
-            aws_sdk_sts::config::Builder::default()
-                .timeout_config(tc)
-                .retry_config(rc),
-        )
+        .config_override(crate::clients::sts_op_config(timeout))
         .send();
     let out = match tokio::time::timeout(timeout + Duration::from_millis(250), call).await {
         Err(_) => {

@@ -278,6 +278,15 @@ fn resolve_region(opts: &ClientOptions, sdk: &SdkConfig) -> Result<RegionSource,
     })
 }
 
+/// Per-operation overrides of an STS call (GetCallerIdentity, AssumeRole)
+/// with the probe's timeouts and retries.
+pub fn sts_op_config(timeout: Duration) -> aws_sdk_sts::config::Builder {
+    let (tc, rc) = probe_timeouts(timeout);
+    aws_sdk_sts::config::Builder::default()
+        .timeout_config(tc)
+        .retry_config(rc)
+}
+
 /// Timeouts and retries for one probe: connect, each attempt and the whole
 /// operation bounded by `timeout`; throttling retried with backoffs scaled to
 /// fit inside it, so a throttled table is reported as `throttled`, not

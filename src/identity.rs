@@ -62,15 +62,10 @@ pub async fn check_identity(
     timeout: Duration,
 ) -> IdentityReport {
     let started = Instant::now();
-    let (tc, rc) = crate::clients::probe_timeouts(timeout);
     let call = sts
         .get_caller_identity()
         .customize()
-        .config_override(
-            aws_sdk_sts::config::Builder::default()
-                .timeout_config(tc)
-                .retry_config(rc),
-        )
+        .config_override(crate::clients::sts_op_config(timeout))
         .send();
     let result = tokio::time::timeout(timeout + Duration::from_millis(250), call).await;
     let latency_ms = elapsed_ms(started);

@@ -383,6 +383,11 @@ async fn write(
             "PutItem succeeded but DeleteItem failed; the sentinel item expires through its TTL attribute {}: {}",
             spec.ttl_attribute, f.message
         );
+        // For a must-deny target the allowed PutItem is the finding, whatever
+        // became of the DeleteItem (a denied delete is no proof of denial).
+        if spec.expect == Expectation::Deny {
+            f.class = Class::UnexpectedAccess;
+        }
         f
     })
 }

@@ -119,7 +119,11 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
         ),
     };
     let mut identity = identity;
-    identity.credentials_expire_in_seconds = canary.clients.seconds_to_expiry().await;
+    identity.credentials_expire_in_seconds =
+        tokio::time::timeout_at(deadline.into(), canary.clients.seconds_to_expiry())
+            .await
+            .ok()
+            .flatten();
     let mut report = Report::new(
         identity,
         probes,
@@ -169,26 +173,31 @@ fn add_expiry_warnings(report: &mut Report, config: &Config) {
     }
 }
 
+/// One unit per (target, region) for listed regions, so that a slow region
+/// cannot hide the results of the others when the deadline passes; one unit
+/// per replica target, whose regions are known only after discovery.
 fn plan(config: &Config, home: &str, own_region: &str) -> Vec<Unit> {
-    config
-        .targets
-        .iter()
-        .map(|t| {
-            let regions = match &t.regions {
-                Some(Regions::List(l)) => Some(l.clone()),
-                Some(Regions::Keyword(_)) => None,
-                None if config.defaults.regions.is_empty() => Some(vec![own_region.to_string()]),
-                None => Some(config.defaults.regions.clone()),
-            };
-            Unit {
-                probes: config.probes_for(t),
-                regions,
-                home: t.home_region.clone().unwrap_or_else(|| home.to_string()),
-                timeout: Duration::from_millis(config.timeout_for(t)),
-                target: t.clone(),
-            }
-        })
-        .collect()
+    let mut units = Vec::new();
+    for t in &config.targets {
+        let regions = match &t.regions {
+            Some(Regions::List(l)) => Some(l.clone()),
+            Some(Regions::Keyword(_)) => None,
+            None if config.defaults.regions.is_empty() => Some(vec![own_region.to_string()]),
+            None => Some(config.defaults.regions.clone()),
+        };
+        let unit = |regions: Option<Vec<String>>| Unit {
+            probes: config.probes_for(t),
+            regions,
+            home: t.home_region.clone().unwrap_or_else(|| home.to_string()),
+            timeout: Duration::from_millis(config.timeout_for(t)),
+            target: t.clone(),
+        };
+        match regions {
+            Some(list) => units.extend(list.into_iter().map(|r| unit(Some(vec![r])))),
+            None => units.push(unit(None)),
+        }
+    }
+    units
 }
 
 /// The (region, probe) pairs a unit would report if it ran to the end.
@@ -392,15 +401,18 @@ mod tests {
         )
         .unwrap();
         let units = plan(&c, "eu-west-1", "us-east-1");
+        assert_eq!(units.len(), 4);
+        assert_eq!(units[0].regions.as_deref().unwrap(), ["eu-west-1"]);
+        assert_eq!(units[1].regions.as_deref().unwrap(), ["us-west-2"]);
+        assert!(units[2].regions.is_none());
+        assert_eq!(units[2].home, "eu-west-1");
+        assert_eq!(units[3].home, "ap-south-1");
+        let d = deadline_results(&units[2], Instant::now(), Instant::now());
         assert_eq!(
-            units[0].regions.as_deref().unwrap(),
-            ["eu-west-1", "us-west-2"]
+            d.len(),
+            1,
+            "an undiscovered replica target reports its home describe"
         );
-        assert!(units[1].regions.is_none());
-        assert_eq!(units[1].home, "eu-west-1");
-        assert_eq!(units[2].home, "ap-south-1");
-        let d = deadline_results(&units[0], Instant::now(), Instant::now());
-        assert_eq!(d.len(), 2);
         assert!(d
             .iter()
             .all(|p| p.class == Class::Timeout && p.outcome == Outcome::Fail));

@@ -82,6 +82,20 @@ fn write_is_allowed_by_put_and_delete_and_denied_without() {
     assert_eq!(p["class"], "access_denied", "{p}");
     assert_eq!(p["code"], "AccessDenied");
     assert!(p["hint"].as_str().unwrap().contains("IAM"));
+    // Must-deny write: PutItem allowed is the finding, even when the
+    // DeleteItem after it is denied.
+    let (_, putter) = m.user(&["dynamodb:PutItem"], &arns(&t, &[E1]));
+    let mut deny = c.clone();
+    deny["targets"][0]["expect"] = json!("deny");
+    let r = check(&deny, &putter, &["--endpoint-url", &m.url], &[]);
+    let p = &r.json()["probes"][0];
+    assert_eq!(p["class"], "unexpected_access", "{p}");
+    assert!(
+        p["message"].as_str().unwrap().contains("PutItem succeeded"),
+        "{p}"
+    );
+    let r = check(&deny, &reader, &["--endpoint-url", &m.url], &[]);
+    assert_eq!(r.json()["probes"][0]["outcome"], "ok", "{}", r.stdout);
 }
 
 #[test]
