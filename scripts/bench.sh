@@ -13,14 +13,6 @@ PY=.venv/bin/python
 DELAY_MS="${BENCH_DELAY_MS:-50}"
 REPEAT="${BENCH_REPEAT:-3}"
 
-# jget JSON KEY...: print the value at that key path (strings raw); no jq needed.
-jget() {
-  "$PY" -c 'import json, sys
-v = json.loads(sys.argv[1])
-for k in sys.argv[2:]:
-    v = v[k]
-print(v if isinstance(v, str) else json.dumps(v))' "$@"
-}
 
 echo "== building release binary" >&2
 cargo build --release --quiet

@@ -8,16 +8,6 @@ cd "$(dirname "$0")/.."
 . scripts/localaws.sh   # exports AWS_EC2_METADATA_DISABLED=true; stop_all on EXIT
 PY=.venv/bin/python
 
-# jget JSON KEY...: print the value at that key path (strings raw, like `jq -r`; other
-# values as JSON); fails if a key is missing. Python instead of jq, which a fresh machine lacks.
-jget() {
-  "$PY" -c 'import json, sys
-v = json.loads(sys.argv[1])
-for k in sys.argv[2:]:
-    v = v[k]
-print(v if isinstance(v, str) else json.dumps(v))' "$@"
-}
-
 start_moto
 admin="$($PY scripts/localaws.py bootstrap --endpoint "$MOTO_URL")"
 account="$(jget "$admin" arn | cut -d: -f5)"

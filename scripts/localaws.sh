@@ -1,6 +1,7 @@
 # Bash helpers to run a local AWS (moto, dynalite) for the demo, benchmarks and Makefile.
 # Source it:  . scripts/localaws.sh; start_moto; start_dynalite   (stop_all runs on EXIT)
 #   free_port        print a free loopback TCP port
+#   jget JSON KEY... print a value of a JSON document (no jq on a fresh machine)
 #   start_moto       moto_server.py in background -> MOTO_URL, MOTO_PID (IAM enforced; bootstrap next)
 #   start_dynalite   dynalite in background       -> DYNALITE_URL, DYNALITE_PID
 #   stop_all         kill what start_* started (install it as an EXIT trap)
@@ -12,6 +13,15 @@ LOCALAWS_PY="${LOCALAWS_PY:-$LOCALAWS_ROOT/.venv/bin/python}"
 LOCALAWS_LOG_DIR="${LOCALAWS_LOG_DIR:-$(mktemp -d -t localaws.XXXXXX)}"
 LOCALAWS_PIDS=()
 export AWS_EC2_METADATA_DISABLED=true
+
+# jget JSON KEY...: print the value at that key path (strings raw, like jq -r); no jq needed.
+jget() {
+  "$LOCALAWS_PY" -c 'import json, sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2:]:
+    v = v[k]
+print(v if isinstance(v, str) else json.dumps(v))' "$@"
+}
 
 free_port() {
   "$LOCALAWS_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

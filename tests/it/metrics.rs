@@ -37,11 +37,6 @@ fn cbor_error(status: u16, ty: &str, message: &str) -> Answer {
     )
 }
 
-fn sts_ok() -> Answer {
-    (200, vec![("content-type".into(), "text/xml".into())],
-     b"<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/fixed</Arn><UserId>AIDAFIXED</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>".to_vec())
-}
-
 fn describe_ok() -> Answer {
     let t = json!({"Table": {"TableName": "ok-table", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}});
@@ -60,7 +55,7 @@ fn aws(req: &Seen, cloudwatch: &dyn Fn() -> Answer) -> Answer {
         return cloudwatch();
     }
     if body.contains("Action=GetCallerIdentity") {
-        return sts_ok();
+        return crate::support::sts_ok();
     }
     if body.contains("secret-table") {
         return crate::support::json_error(400, "com.amazon.coral.service#AccessDeniedException", "User: arn:aws:iam::123456789012:user/fixed is not authorized to perform: dynamodb:DescribeTable");

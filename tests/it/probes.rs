@@ -206,11 +206,6 @@ fn ad_hoc_table_flags_run_without_a_config_file() {
     assert_eq!(r.json()["probes"][0]["class"], "unexpected_access");
 }
 
-fn sts_ok() -> crate::support::Answer {
-    (200, vec![("content-type".into(), "text/xml".into())],
-     b"<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/fixed</Arn><UserId>AIDAFIXED</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>sts-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_vec())
-}
-
 fn region_of(seen: &Seen) -> String {
     let auth = seen
         .headers
@@ -231,7 +226,7 @@ fn replicas_are_discovered_from_the_home_region_and_each_probed() {
     let server = FixedServer::start(|req| {
         let body = String::from_utf8_lossy(&req.body);
         if body.contains("Action=GetCallerIdentity") {
-            return Some(sts_ok());
+            return Some(crate::support::sts_ok());
         }
         let table = json!({"Table": {"TableName": "global", "TableStatus": "ACTIVE",
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -312,26 +307,29 @@ fn silent_listener_is_timeout_and_the_run_keeps_its_deadline() {
     assert_eq!(r.json()["probes"][0]["class"], "timeout");
 }
 
-fn dynalite_env(dynamodb_url: &str, var: &str) -> Vec<(String, String)> {
-    vec![
-        (var.to_string(), dynamodb_url.to_string()),
-        ("AWS_ENDPOINT_URL_STS".into(), moto().url.clone()),
-    ]
-}
-
-#[test]
-fn stripped_authorization_reaches_dynalite_as_missing_token() {
-    let p = proxy(dynalite(), "strip-auth", 0);
+/// The probe of `orders` on dynalite reached through a proxy in `mode`, with
+/// DynamoDB's endpoint set by `var` (STS goes to moto).
+fn through_dynalite(mode: &str, var: &str) -> Value {
+    let p = proxy(dynalite(), mode, 0);
     let creds = Creds {
         key: "AKIDEXAMPLE".into(),
         secret: "secret".into(),
         token: None,
     };
     let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
+    let env = vec![
+        (var.to_string(), p.url.clone()),
+        ("AWS_ENDPOINT_URL_STS".into(), moto().url.clone()),
+    ];
+    let r = check(&c, &creds, &[], &env);
+    r.json()["probes"][0].clone()
+}
+
+#[test]
+fn stripped_authorization_reaches_dynalite_as_missing_token() {
     // DYNAMODB_ENDPOINT is the alias DynamoDB Local users set.
-    let r = check(&c, &creds, &[], &dynalite_env(&p.url, "DYNAMODB_ENDPOINT"));
-    let probe = &r.json()["probes"][0];
-    assert_eq!(probe["class"], "auth_missing_token", "{}", r.stdout);
+    let probe = through_dynalite("strip-auth", "DYNAMODB_ENDPOINT");
+    assert_eq!(probe["class"], "auth_missing_token", "{probe}");
     assert_eq!(probe["code"], "MissingAuthenticationTokenException");
     assert!(probe["hint"].as_str().unwrap().contains("proxy"));
     assert!(probe["request_id"].is_string());
@@ -339,20 +337,7 @@ fn stripped_authorization_reaches_dynalite_as_missing_token() {
 
 #[test]
 fn mangled_authorization_reaches_dynalite_as_incomplete_signature() {
-    let p = proxy(dynalite(), "mangle-auth", 0);
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    };
-    let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
-    let r = check(
-        &c,
-        &creds,
-        &[],
-        &dynalite_env(&p.url, "AWS_ENDPOINT_URL_DYNAMODB"),
-    );
-    let probe = &r.json()["probes"][0];
-    assert_eq!(probe["class"], "auth_incomplete_signature", "{}", r.stdout);
+    let probe = through_dynalite("mangle-auth", "AWS_ENDPOINT_URL_DYNAMODB");
+    assert_eq!(probe["class"], "auth_incomplete_signature", "{probe}");
     assert_eq!(probe["code"], "IncompleteSignatureException");
 }

@@ -486,3 +486,12 @@ pub fn json_error(status: u16, ty: &str, message: &str) -> Answer {
             .into_bytes(),
     )
 }
+
+/// A successful STS GetCallerIdentity answer.
+pub fn sts_ok() -> Answer {
+    (
+        200,
+        vec![("content-type".into(), "text/xml".into())],
+        b"<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/fixed</Arn><UserId>AIDAFIXED</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>sts-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_vec(),
+    )
+}
