@@ -73,6 +73,9 @@ pub enum HandlerError {
     /// The event is not a JSON object.
     #[error("invalid event: {0}")]
     InvalidEvent(String),
+    /// The report could not be serialised (a bug, not an input problem).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// No configuration at all in the function's environment.
     #[error("function misconfigured: {0}")]
     Misconfigured(#[source] ConfigError),
@@ -85,6 +88,7 @@ impl HandlerError {
             HandlerError::InvalidOverride(_) => "InvalidConfigOverride",
             HandlerError::InvalidEvent(_) => "InvalidEvent",
             HandlerError::Misconfigured(_) => "FunctionMisconfigured",
+            HandlerError::Internal(_) => "InternalError",
         }
     }
 }

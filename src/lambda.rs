@@ -90,7 +90,7 @@ impl Handler {
             "canary run finished"
         );
         serde_json::to_value(&report)
-            .map_err(|e| HandlerError::InvalidEvent(format!("cannot render the report: {e}")))
+            .map_err(|e| HandlerError::Internal(format!("cannot render the report: {e}")))
     }
 }
 

@@ -1,16 +1,12 @@
 //! Bad configuration and usage: exit 2 and a message naming the field.
 
-use crate::support::{canary, Creds};
+use crate::support::canary;
 
 fn with_config(text: &str) -> crate::support::Run {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.json");
     std::fs::write(&path, text).unwrap();
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "x".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     canary(&["check", "--config", path.to_str().unwrap()], &creds.env())
 }
 
@@ -56,11 +52,7 @@ fn bad_region_exits_2_naming_the_path() {
 
 #[test]
 fn missing_file_and_missing_config_exit_2() {
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "x".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     let r = canary(&["check", "--config", "/nonexistent/c.json"], &creds.env());
     assert_eq!(r.code, 2);
     assert!(
@@ -76,12 +68,7 @@ fn missing_file_and_missing_config_exit_2() {
 
 #[test]
 fn invalid_canary_config_variable_exits_2() {
-    let mut env = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "x".into(),
-        token: None,
-    }
-    .env();
+    let mut env = crate::support::dummy_creds().env();
     env.push((
         "CANARY_CONFIG".into(),
         r#"{"targets":[{"table":"orders","expect":"maybe"}]}"#.into(),
@@ -97,12 +84,7 @@ fn invalid_canary_config_variable_exits_2() {
 
 #[test]
 fn no_region_anywhere_is_a_clear_error_not_a_panic() {
-    let mut env = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "x".into(),
-        token: None,
-    }
-    .env();
+    let mut env = crate::support::dummy_creds().env();
     env.push(("AWS_REGION".into(), String::new()));
     let r = canary(&["check", "--table", "orders"], &env);
     assert_eq!(r.code, 2, "{r:?}");
@@ -112,12 +94,7 @@ fn no_region_anywhere_is_a_clear_error_not_a_panic() {
 
 #[test]
 fn bad_region_flag_and_endpoint_are_usage_errors() {
-    let env = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "x".into(),
-        token: None,
-    }
-    .env();
+    let env = crate::support::dummy_creds().env();
     let r = canary(
         &["check", "--table", "orders", "--region", "us-east-9"],
         &env,

@@ -1,6 +1,6 @@
 //! `doctor`: the provider chain, findings, and what it must never contact.
 
-use crate::support::{canary, closed_port, moto, Creds};
+use crate::support::{canary, closed_port, moto};
 use serde_json::Value;
 
 fn doctor(args: &[&str], env: &[(String, String)]) -> (i32, Value, String) {
@@ -130,11 +130,7 @@ fn no_credentials_anywhere_lists_each_provider_and_never_contacts_metadata() {
 
 #[test]
 fn endpoint_override_to_a_closed_port_is_named_first() {
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     let mut env = creds.env();
     let url = format!("http://127.0.0.1:{}", closed_port());
     env.push(("AWS_ENDPOINT_URL".to_string(), url.clone()));

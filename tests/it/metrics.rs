@@ -2,7 +2,7 @@
 //! a local listener, since moto cannot parse CBOR), batching within the API's
 //! limits, EMF fallback when PutMetricData fails, and the README contract.
 
-use crate::support::{canary, check, closed_port, Answer, Creds, FixedServer, Seen};
+use crate::support::{canary, check, closed_port, Answer, FixedServer, Seen};
 use ciborium::Value as Cbor;
 use dynamodb_auth_canary::metrics::{contract_markdown, Datum, Unit};
 use dynamodb_auth_canary::sinks::{put_metric_data, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES};
@@ -66,14 +66,6 @@ fn aws(req: &Seen, cloudwatch: &dyn Fn() -> Answer) -> Answer {
 fn mixed_config(sink: &str, detail: &str) -> Value {
     json!({"targets": [{"table": "ok-table", "regions": ["us-east-1", "eu-west-1"]}, {"table": "secret-table"}],
            "metrics": {"sink": sink, "detail": detail, "namespace": "Canary/Test"}})
-}
-
-fn creds() -> Creds {
-    Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    }
 }
 
 /// The CBOR body, gunzipped when the SDK compressed it (PutMetricData
@@ -150,7 +142,7 @@ fn put_metric_data_carries_the_contract_for_a_mixed_run() {
     let server = FixedServer::start(|req| Some(aws(req, &cbor_ok)));
     let r = check(
         &mixed_config("cloudwatch", "probe"),
-        &creds(),
+        &crate::support::dummy_creds(),
         &["--endpoint-url", &server.url],
         &[],
     );
@@ -305,7 +297,7 @@ fn auto_falls_back_to_emf_when_put_metric_data_is_denied() {
     });
     let r = check(
         &mixed_config("auto", "summary"),
-        &creds(),
+        &crate::support::dummy_creds(),
         &["--endpoint-url", &server.url],
         &[],
     );
@@ -359,7 +351,7 @@ fn auto_falls_back_to_emf_when_the_metrics_endpoint_is_unreachable() {
     ];
     let r = check(
         &json!({"targets": [{"table": "ok-table"}]}),
-        &creds(),
+        &crate::support::dummy_creds(),
         &[],
         &env,
     );

@@ -3,7 +3,7 @@
 //! endpoints; replica discovery against a recorded DescribeTable answer.
 
 use crate::support::{
-    canary, check, closed_port, dynalite, moto, proxy, table_arn, Creds, FixedServer, Seen,
+    canary, check, closed_port, dynalite, moto, proxy, table_arn, FixedServer, Seen,
 };
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -240,11 +240,7 @@ fn replicas_are_discovered_from_the_home_region_and_each_probed() {
     });
     let c = json!({"defaults": {"regions": ["us-east-1"]},
                    "targets": [{"table": "global", "regions": "replicas"}], "metrics": {"sink": "none"}});
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     let r = check(&c, &creds, &["--endpoint-url", &server.url], &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let p = probes_of(&r.json());
@@ -257,11 +253,7 @@ fn replicas_are_discovered_from_the_home_region_and_each_probed() {
 #[test]
 fn closed_port_is_endpoint_unreachable() {
     let url = format!("http://127.0.0.1:{}", closed_port());
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
     let r = check(&c, &creds, &["--endpoint-url", &url], &[]);
     assert_eq!(r.code, 1);
@@ -281,11 +273,7 @@ fn closed_port_is_endpoint_unreachable() {
 #[test]
 fn silent_listener_is_timeout_and_the_run_keeps_its_deadline() {
     let server = FixedServer::start(|_| None);
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     let targets: Vec<Value> = (0..6)
         .map(|i| json!({"table": format!("t{i}xx"), "regions": [E1, W1]}))
         .collect();
@@ -307,15 +295,43 @@ fn silent_listener_is_timeout_and_the_run_keeps_its_deadline() {
     assert_eq!(r.json()["probes"][0]["class"], "timeout");
 }
 
+#[test]
+fn a_silent_region_does_not_hide_the_results_of_the_others() {
+    // us-east-1 answers; eu-west-1 never does. At the deadline only the
+    // eu-west-1 probe is a timeout.
+    let server = FixedServer::start(|req| {
+        let body = String::from_utf8_lossy(&req.body);
+        if body.contains("Action=GetCallerIdentity") {
+            return Some(crate::support::sts_ok());
+        }
+        if region_of(req) == W1 {
+            return None;
+        }
+        let t = json!({"Table": {"TableName": "split"}});
+        Some((
+            200,
+            vec![("content-type".into(), "application/x-amz-json-1.0".into())],
+            t.to_string().into_bytes(),
+        ))
+    });
+    let c = json!({"targets": [{"table": "split", "regions": [E1, W1], "timeout_ms": 20000}],
+                   "deadline_ms": 1500, "metrics": {"sink": "none"}});
+    let r = check(
+        &c,
+        &crate::support::dummy_creds(),
+        &["--endpoint-url", &server.url],
+        &[],
+    );
+    let p = probes_of(&r.json());
+    assert_eq!(find(&p, E1, "describe")["outcome"], "ok", "{}", r.stdout);
+    assert_eq!(find(&p, W1, "describe")["class"], "timeout");
+}
+
 /// The probe of `orders` on dynalite reached through a proxy in `mode`, with
 /// DynamoDB's endpoint set by `var` (STS goes to moto).
 fn through_dynalite(mode: &str, var: &str) -> Value {
     let p = proxy(dynalite(), mode, 0);
-    let creds = Creds {
-        key: "AKIDEXAMPLE".into(),
-        secret: "secret".into(),
-        token: None,
-    };
+    let creds = crate::support::dummy_creds();
     let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
     let env = vec![
         (var.to_string(), p.url.clone()),

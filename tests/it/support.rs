@@ -273,6 +273,16 @@ pub struct Creds {
     pub token: Option<String>,
 }
 
+/// Well-formed keys that no server knows: for runs against fixed-answer
+/// servers and for runs that fail before any request.
+pub fn dummy_creds() -> Creds {
+    Creds {
+        key: "AKIDEXAMPLE".into(),
+        secret: "secret".into(),
+        token: None,
+    }
+}
+
 impl Creds {
     pub fn env(&self) -> Vec<(String, String)> {
         let mut v = vec![
