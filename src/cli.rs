@@ -87,8 +87,8 @@ pub struct CheckArgs {
     pub deadline_ms: Option<u64>,
     /// Metrics sink, overriding the configuration: auto, cloudwatch, emf or none.
     /// On the command line EMF lines go to stderr so stdout stays the report.
-    #[arg(long, value_name = "SINK")]
-    pub sink: Option<String>,
+    #[arg(long, value_enum, value_name = "SINK")]
+    pub sink: Option<SinkKind>,
 }
 
 /// Arguments of `metrics`.
@@ -201,18 +201,8 @@ async fn check(args: CheckArgs) -> u8 {
     if let Some(ms) = args.deadline_ms {
         config.deadline_ms = ms;
     }
-    if let Some(s) = &args.sink {
-        config.metrics.sink = match s.as_str() {
-            "auto" => SinkKind::Auto,
-            "cloudwatch" => SinkKind::Cloudwatch,
-            "emf" => SinkKind::Emf,
-            "none" => SinkKind::None,
-            other => {
-                return usage_error(format!(
-                    "--sink: \"{other}\" is not a sink (auto, cloudwatch, emf, none)"
-                ))
-            }
-        };
+    if let Some(sink) = args.sink {
+        config.metrics.sink = sink;
     }
     if let Err(e) = config.validate("command line") {
         return usage_error(e);

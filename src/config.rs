@@ -286,7 +286,7 @@ fn default_namespace() -> String {
 }
 
 /// Metric sinks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SinkKind {
     /// PutMetricData, falling back to EMF on any failure.

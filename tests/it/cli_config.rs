@@ -122,6 +122,13 @@ fn bad_region_flag_and_endpoint_are_usage_errors() {
         "{}",
         r.stderr
     );
+    let r = canary(&["check", "--table", "orders", "--sink", "s3"], &env);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("'s3'") && r.stderr.contains("cloudwatch"),
+        "{}",
+        r.stderr
+    );
     let r = canary(&["check", "--table", "orders", "--probe", "scan"], &env);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("scan"), "{}", r.stderr);
