@@ -2,8 +2,10 @@
 //! credentials cached across probes and warm invocations and refreshed
 //! before they expire; a refused AssumeRole is classified `assume_role_denied`.
 
-use crate::classify::{classify_sdk_error, Class, Failure};
+use crate::call::bounded;
+use crate::classify::{Class, Failure};
 use crate::clients::AwsClients;
+use crate::plan::RoleSpec;
 use aws_credential_types::Credentials;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,17 +13,6 @@ use std::time::{Duration, SystemTime};
 
 /// Credentials are re-assumed when fewer than this many seconds remain.
 pub const REFRESH_BEFORE_SECONDS: u64 = 300;
-
-/// Identifies one assumed session.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RoleKey {
-    /// The role ARN.
-    pub role_arn: String,
-    /// The external id, if any.
-    pub external_id: Option<String>,
-    /// The session name.
-    pub session_name: String,
-}
 
 /// An assumed role, with a DynamoDB client per region signing as it.
 #[derive(Debug, Clone)]
@@ -37,17 +28,14 @@ pub struct AssumedRole {
 impl AssumedRole {
     /// Seconds left before expiry (negative once expired).
     pub fn seconds_to_expiry(&self) -> i64 {
-        match self.expires_at.duration_since(SystemTime::now()) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
-        }
+        crate::clock::seconds_from_now(self.expires_at)
     }
 }
 
 /// The cache of assumed roles of one process.
 #[derive(Debug, Default)]
 pub struct RoleCache {
-    roles: Mutex<HashMap<RoleKey, AssumedRole>>,
+    roles: Mutex<HashMap<RoleSpec, AssumedRole>>,
 }
 
 impl RoleCache {
@@ -56,7 +44,7 @@ impl RoleCache {
     pub async fn client_for(
         &self,
         clients: &AwsClients,
-        key: &RoleKey,
+        key: &RoleSpec,
         region: &str,
         timeout: Duration,
     ) -> Result<(aws_sdk_dynamodb::Client, AssumedRole), Failure> {
@@ -74,35 +62,28 @@ impl RoleCache {
         Ok((client, role))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoleKey, AssumedRole>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoleSpec, AssumedRole>> {
         self.roles.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 async fn assume(
     clients: &AwsClients,
-    key: &RoleKey,
+    key: &RoleSpec,
     timeout: Duration,
 ) -> Result<AssumedRole, Failure> {
     let call = clients
         .sts()
         .assume_role()
-        .role_arn(&key.role_arn)
-        .role_session_name(&key.session_name)
-        .set_external_id(key.external_id.clone())
+        .role_arn(key.role_arn.as_str())
+        .role_session_name(key.session_name.as_str())
+        .set_external_id(key.external_id.as_ref().map(|e| e.as_str().to_string()))
         .customize()
-        .config_override(crate::clients::sts_op_config(timeout))
+        .config_override(crate::op_config!(aws_sdk_sts, timeout))
         .send();
-    let out = match tokio::time::timeout(timeout + Duration::from_millis(250), call).await {
-        Err(_) => {
-            return Err(Failure::new(
-                Class::Timeout,
-                "AssumeRole did not answer in time",
-            ))
-        }
-        Ok(Err(e)) => return Err(assume_failure(classify_sdk_error(&e), &key.role_arn)),
-        Ok(Ok(out)) => out,
-    };
+    let out = bounded("AssumeRole", timeout, call)
+        .await
+        .map_err(|f| assume_failure(f, key.role_arn.as_str()))?;
     let c = out
         .credentials()
         .ok_or_else(|| Failure::new(Class::Other, "AssumeRole returned no credentials"))?;

@@ -420,16 +420,38 @@ fn request_id_from_headers(raw: &HttpResponse) -> Option<String> {
         .map(str::to_string)
 }
 
+/// An error followed by each of its sources, outermost first.
+pub fn sources<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |e: &&'a (dyn StdError + 'static)| (*e).source())
+}
+
 /// Finds a credential-chain failure anywhere in the source chain.
 fn credentials_failure(err: &(dyn StdError + 'static)) -> Option<Failure> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(ce) = e.downcast_ref::<CredentialsError>() {
-            return Some(classify_credentials_error(ce));
-        }
-        cur = e.source();
-    }
-    None
+    sources(err)
+        .find_map(|e| e.downcast_ref::<CredentialsError>())
+        .map(classify_credentials_error)
+}
+
+/// The code and message of an STS error that a credential provider (role
+/// assumption, web identity) wraps, read from the typed error.
+fn wrapped_sts_error(err: &(dyn StdError + 'static)) -> Option<(String, String)> {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
+    sources(err).find_map(|e| {
+        let meta = if let Some(x) = e.downcast_ref::<AssumeRoleError>() {
+            x.meta()
+        } else if let Some(x) = e.downcast_ref::<AssumeRoleWithWebIdentityError>() {
+            x.meta()
+        } else {
+            return None;
+        };
+        Some((
+            meta.code()?.to_string(),
+            meta.message().unwrap_or_default().to_string(),
+        ))
+    })
 }
 
 /// Classifies a credential provider's error.
@@ -448,19 +470,23 @@ pub fn classify_credentials_error(ce: &CredentialsError) -> Failure {
             Class::CredentialsError,
             format!("invalid credential configuration: {detail}"),
         ),
-        _ => {
+        _ => match wrapped_sts_error(ce) {
             // Providers that call STS (role assumption, web identity) wrap
             // its error: an expired or unknown token there is still auth_*.
-            let lower = detail.to_ascii_lowercase();
-            if lower.contains("expired") {
-                (Class::AuthExpired, format!("credential provider: {detail}"))
-            } else {
-                (
-                    Class::CredentialsError,
-                    format!("a credential provider failed: {detail}"),
-                )
+            Some((code, msg)) => {
+                let class = class_of_code(&code, &msg.to_ascii_lowercase(), None);
+                let class = if class.is_auth() {
+                    class
+                } else {
+                    Class::CredentialsError
+                };
+                (class, format!("credential provider: {detail}"))
             }
-        }
+            None => (
+                Class::CredentialsError,
+                format!("a credential provider failed: {detail}"),
+            ),
+        },
     };
     let mut f = Failure::new(class, message);
     f.providers_tried = providers_tried(ce);
@@ -468,54 +494,38 @@ pub fn classify_credentials_error(ce: &CredentialsError) -> Failure {
 }
 
 fn providers_tried(ce: &CredentialsError) -> Vec<ProviderTried> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(ce);
-    while let Some(e) = cur {
-        if let Some(chain) = e.downcast_ref::<ProviderChainError<CredentialsError>>() {
-            return chain
+    sources(ce)
+        .find_map(|e| e.downcast_ref::<ProviderChainError<CredentialsError>>())
+        .map(|chain| {
+            chain
                 .attempts()
                 .iter()
                 .map(|a| ProviderTried {
                     provider: a.name().to_string(),
                     reason: redact(&chain_text(a.error())),
                 })
-                .collect();
-        }
-        cur = e.source();
-    }
-    Vec::new()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
+/// Whether the dispatch failure came from the connection itself (refused,
+/// reset, unreachable, name not resolved): any I/O error under the dispatch
+/// other than a timeout.
 fn has_io_error(err: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            return matches!(
-                io.kind(),
-                ConnectionRefused
-                    | ConnectionReset
-                    | ConnectionAborted
-                    | NotConnected
-                    | AddrNotAvailable
-                    | HostUnreachable
-                    | NetworkUnreachable
-            ) || io.to_string().contains("dns");
-        }
-        cur = e.source();
-    }
-    false
+    sources(err)
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() != std::io::ErrorKind::TimedOut)
 }
 
 /// The `Display` of an error and each of its sources, joined, de-duplicated.
 pub fn chain_text(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
+    for e in sources(err) {
         let s = e.to_string();
         if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
-        cur = e.source();
     }
     redact(&parts.join(": "))
 }

@@ -2,7 +2,10 @@
 //! 0 healthy, 1 unhealthy, 2 usage or configuration error.
 
 use crate::clients::{AwsClients, ClientOptions};
-use crate::config::{Config, Expectation, ProbeKind, Regions, SinkKind, Target};
+use crate::config::{
+    Config, DeadlineMs, Expectation, ProbeKind, Probes, Region, Regions, SentinelKey, SinkKind,
+    TableRef, Target, TimeoutMs,
+};
 use crate::error::ConfigError;
 use crate::run::{self, Canary};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -119,9 +122,17 @@ pub async fn main(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn usage_error(e: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {e}");
+fn usage_error(e: &(dyn std::error::Error + 'static)) -> u8 {
+    eprintln!("error: {}", crate::error::chain(e));
     EXIT_USAGE
+}
+
+/// Parses one flag's value, naming the flag when it is not valid.
+fn flag<T>(name: &str, parsed: Result<T, String>) -> Result<T, ConfigError> {
+    parsed.map_err(|message| ConfigError::Flag {
+        flag: name.to_string(),
+        message,
+    })
 }
 
 /// Loads the configuration from a file, or from CANARY_CONFIG.
@@ -143,70 +154,77 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
 
 fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
     let key = match &args.key {
-        Some(k) => Some(serde_json::from_str(k).map_err(|e| ConfigError::Field {
-            origin: "--key".into(),
-            path: "key".into(),
-            message: format!("not JSON: {e}"),
-        })?),
+        Some(k) => {
+            let json: serde_json::Value = flag(
+                "--key",
+                serde_json::from_str(k).map_err(|e| format!("not JSON: {e}")),
+            )?;
+            Some(flag("--key", SentinelKey::from_json(&json))?)
+        }
         None => None,
     };
     let mut probes = args.probe.clone();
     if probes.is_empty() {
         probes.push(ProbeKind::Describe);
     }
-    if key.is_none()
-        && probes.iter().any(|p| *p != ProbeKind::Describe)
-        && !probes.contains(&ProbeKind::Describe)
-    {
+    if key.is_none() && !probes.contains(&ProbeKind::Describe) {
         // Derive the sentinel key from the schema, as a config would need to.
         probes.push(ProbeKind::Describe);
     }
+    let probes = flag("--probe", Probes::parse(probes))?;
+    let regions = args
+        .regions
+        .iter()
+        .map(|r| flag("--region", Region::parse(r.as_str())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets = args
+        .table
+        .iter()
+        .map(|t| {
+            let mut target = Target::new(flag("--table", TableRef::parse(t.as_str()))?);
+            target.regions = (!regions.is_empty()).then(|| Regions::List(regions.clone()));
+            target.probes = Some(probes.clone());
+            target.expect = args.expect.unwrap_or_default();
+            target.key = key.clone();
+            Ok(target)
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     let config = Config {
-        targets: args
-            .table
-            .iter()
-            .map(|t| Target {
-                table: t.clone(),
-                regions: (!args.regions.is_empty()).then(|| Regions::List(args.regions.clone())),
-                probes: Some(probes.clone()),
-                expect: args.expect.unwrap_or_default(),
-                key: key.clone(),
-                ..Target::default()
-            })
-            .collect(),
+        targets,
         ..Config::default()
     };
     config.validate("command line")?;
     Ok(config)
 }
 
-async fn check(args: CheckArgs) -> u8 {
+/// The configuration `check` runs: from flags, a file or CANARY_CONFIG, with
+/// the command line's overrides applied.
+fn check_config(args: &CheckArgs) -> Result<Config, ConfigError> {
     let mut config = if args.table.is_empty() {
-        match load_config(args.config.as_ref()) {
-            Ok(c) => c,
-            Err(e) => return usage_error(e),
-        }
+        load_config(args.config.as_ref())?
     } else {
-        match config_from_flags(&args) {
-            Ok(c) => c,
-            Err(e) => return usage_error(e),
-        }
+        config_from_flags(args)?
     };
     if let Some(ms) = args.timeout_ms {
-        config.defaults.timeout_ms = ms;
+        config.defaults.timeout_ms = flag("--timeout-ms", TimeoutMs::parse(ms))?;
         for t in &mut config.targets {
             t.timeout_ms = None;
         }
     }
     if let Some(ms) = args.deadline_ms {
-        config.deadline_ms = ms;
+        config.deadline_ms = flag("--deadline-ms", DeadlineMs::parse(ms))?;
     }
     if let Some(sink) = args.sink {
         config.metrics.sink = sink;
     }
-    if let Err(e) = config.validate("command line") {
-        return usage_error(e);
-    }
+    Ok(config)
+}
+
+async fn check(args: CheckArgs) -> u8 {
+    let config = match check_config(&args) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
     let opts = ClientOptions {
         region: args.regions.first().cloned(),
         endpoint_url: args.endpoint_url.clone(),
@@ -214,18 +232,18 @@ async fn check(args: CheckArgs) -> u8 {
     };
     let clients = match AwsClients::load(&opts).await {
         Ok(c) => c,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(&e),
     };
     let canary = Canary::new(clients);
     let start = Instant::now();
-    let deadline = start + Duration::from_millis(config.deadline_ms);
+    let deadline = start + Duration::from_millis(config.deadline_ms.get());
     let publish_deadline = deadline + Duration::from_secs(5);
     let mut stderr = std::io::stderr();
     let report = run::check(&canary, &config, deadline, publish_deadline, &mut stderr).await;
     match args.output {
         OutputFormat::Json => match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
-            Err(e) => return usage_error(format!("cannot render the report: {e}")),
+            Err(e) => return usage_error(&e),
         },
         OutputFormat::Human => print!("{}", report.render_human()),
     }
@@ -236,6 +254,16 @@ async fn check(args: CheckArgs) -> u8 {
     }
 }
 
+/// The region the cost estimate assumes for targets that name none: the
+/// environment's, else us-east-1 (only the number of series matters).
+fn cost_region() -> Region {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .filter_map(|v| crate::clients::env_var(v))
+        .find_map(|r| Region::parse(r).ok())
+        .unwrap_or_else(|| Region::parse("us-east-1").unwrap_or_else(|_| unreachable!()))
+}
+
 fn metrics(args: MetricsArgs) -> u8 {
     if args.contract {
         println!("{}", crate::metrics::contract_json());
@@ -243,13 +271,13 @@ fn metrics(args: MetricsArgs) -> u8 {
     }
     let config = match load_config(args.config.as_ref()) {
         Ok(c) => c,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(&e),
     };
-    let e = crate::cost::estimate(&config, args.schedule_minutes);
+    let e = crate::cost::estimate(&config, &cost_region(), args.schedule_minutes);
     match args.output {
         OutputFormat::Json => match serde_json::to_string_pretty(&e) {
             Ok(s) => println!("{s}"),
-            Err(err) => return usage_error(err),
+            Err(err) => return usage_error(&err),
         },
         OutputFormat::Human => print!("{}", e.render_human()),
     }

@@ -6,8 +6,8 @@
 //! `AWS_ENDPOINT_URL_<SERVICE>`), plus `DYNAMODB_ENDPOINT` as an alias that
 //! DynamoDB Local users already set; `--endpoint-url` overrides all of them.
 
+use crate::config::Region as CanaryRegion;
 use crate::error::ConfigError;
-use crate::regions;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ pub struct ClientOptions {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RegionSource {
     /// The region.
-    pub region: String,
+    pub region: CanaryRegion,
     /// `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION` or `profile`.
     pub source: String,
 }
@@ -120,13 +120,11 @@ impl AwsClients {
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(r) = &opts.region {
-            if !regions::is_known(r) {
-                return Err(ConfigError::UnknownRegion {
-                    origin: "--region".into(),
-                    region: r.clone(),
-                });
-            }
-            loader = loader.region(Region::new(r.clone()));
+            let r = CanaryRegion::parse(r.as_str()).map_err(|message| ConfigError::Flag {
+                flag: "--region".into(),
+                message,
+            })?;
+            loader = loader.region(Region::new(r.to_string()));
         }
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
@@ -231,10 +229,7 @@ impl AwsClients {
             .ok()?;
             std::time::SystemTime::try_from(dt).ok()
         })?;
-        Some(match expiry.duration_since(std::time::SystemTime::now()) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
-        })
+        Some(crate::clock::seconds_from_now(expiry))
     }
 
     /// The CloudWatch client for a region, built on first use and reused.
@@ -266,48 +261,14 @@ fn resolve_region(opts: &ClientOptions, sdk: &SdkConfig) -> Result<RegionSource,
     } else {
         "profile"
     };
-    if !regions::is_known(&region) {
-        return Err(ConfigError::UnknownRegion {
-            origin: source.to_string(),
-            region,
-        });
-    }
+    let region = CanaryRegion::parse(region).map_err(|message| ConfigError::Flag {
+        flag: source.to_string(),
+        message,
+    })?;
     Ok(RegionSource {
         region,
         source: source.to_string(),
     })
-}
-
-/// Per-operation overrides of an STS call (GetCallerIdentity, AssumeRole)
-/// with the probe's timeouts and retries.
-pub fn sts_op_config(timeout: Duration) -> aws_sdk_sts::config::Builder {
-    let (tc, rc) = probe_timeouts(timeout);
-    aws_sdk_sts::config::Builder::default()
-        .timeout_config(tc)
-        .retry_config(rc)
-}
-
-/// Timeouts and retries for one probe: connect, each attempt and the whole
-/// operation bounded by `timeout`; throttling retried with backoffs scaled to
-/// fit inside it, so a throttled table is reported as `throttled`, not
-/// `timeout`.
-pub fn probe_timeouts(
-    timeout: Duration,
-) -> (
-    aws_smithy_types::timeout::TimeoutConfig,
-    aws_smithy_types::retry::RetryConfig,
-) {
-    let connect = timeout.min(Duration::from_millis(3_100)).mul_f64(0.5);
-    let tc = aws_smithy_types::timeout::TimeoutConfig::builder()
-        .connect_timeout(connect)
-        .operation_attempt_timeout(timeout.mul_f64(0.6))
-        .operation_timeout(timeout)
-        .build();
-    let rc = aws_smithy_types::retry::RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(timeout / 20)
-        .with_max_backoff(timeout / 8);
-    (tc, rc)
 }
 
 /// Records the skew between the service's `Date` header and the local clock.

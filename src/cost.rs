@@ -3,8 +3,9 @@
 //! monthly estimate (the `metrics` command).
 
 use crate::classify::Class;
-use crate::config::{Config, Detail, Regions, SinkKind};
-use crate::metrics::{table_dimension, CONTRACT};
+use crate::config::{Config, Detail, Region, SinkKind};
+use crate::metrics::CONTRACT;
+use crate::plan::{plan, Placement};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -21,7 +22,7 @@ pub struct Estimate {
     /// Schedule interval in minutes.
     pub schedule_minutes: u32,
     /// Detail level.
-    pub detail: String,
+    pub detail: Detail,
     /// (table, region) pairs probed (replica targets count their home only).
     pub probe_series: usize,
     /// Metric + dimension combinations in a healthy month.
@@ -42,29 +43,20 @@ pub struct Estimate {
     pub has_replica_targets: bool,
 }
 
-/// Estimates the CloudWatch cost of a configuration.
-pub fn estimate(config: &Config, schedule_minutes: u32) -> Estimate {
+/// Estimates the CloudWatch cost of a configuration whose canary runs in
+/// `own_region` (the region of targets that name none).
+pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> Estimate {
     let mut series: Vec<String> = Vec::new();
     let mut has_replicas = false;
-    for t in &config.targets {
-        let regions: Vec<String> = match &t.regions {
-            Some(Regions::List(l)) => l.clone(),
-            Some(Regions::Keyword(_)) => {
-                has_replicas = true;
-                vec![t.home_region.clone().unwrap_or_else(|| "home".into())]
-            }
-            None if config.defaults.regions.is_empty() => vec!["(own region)".into()],
-            None => config.defaults.regions.clone(),
-        };
-        for r in regions {
-            for p in config.probes_for(t) {
-                series.push(format!(
-                    "{}/{}/{}",
-                    table_dimension(&t.table),
-                    r,
-                    p.as_str()
-                ));
-            }
+    for unit in plan(config, own_region) {
+        has_replicas |= matches!(unit.placement, Placement::Replicas { .. });
+        for id in unit.planned() {
+            series.push(format!(
+                "{}/{}/{}",
+                id.table.name(),
+                id.region,
+                id.probe.as_str()
+            ));
         }
     }
     series.sort();
@@ -128,10 +120,7 @@ pub fn estimate(config: &Config, schedule_minutes: u32) -> Estimate {
     };
     Estimate {
         schedule_minutes,
-        detail: match config.metrics.detail {
-            Detail::Summary => "summary".into(),
-            Detail::Probe => "probe".into(),
-        },
+        detail: config.metrics.detail,
         probe_series: series.len(),
         healthy_metrics,
         worst_case_metrics: worst,
@@ -151,7 +140,8 @@ impl Estimate {
         let _ = writeln!(
             s,
             "Metrics for a run every {} min, detail \"{}\":",
-            self.schedule_minutes, self.detail
+            self.schedule_minutes,
+            self.detail.as_str()
         );
         for m in &self.healthy {
             let _ = writeln!(s, "  {m}");
@@ -180,6 +170,10 @@ impl Estimate {
 mod tests {
     use super::*;
 
+    fn own() -> Region {
+        Region::parse("us-east-1").unwrap()
+    }
+
     fn config(tables: usize, regions: &[&str], detail: &str) -> Config {
         let targets: Vec<String> = (0..tables)
             .map(|i| format!("{{\"table\":\"table{i}\"}}"))
@@ -200,6 +194,7 @@ mod tests {
     fn summary_detail_of_ten_tables_in_three_regions_stays_under_ten_metrics() {
         let e = estimate(
             &config(10, &["us-east-1", "eu-west-1", "ap-south-1"], "summary"),
+            &own(),
             5,
         );
         assert!(e.healthy_metrics <= 10, "{e:?}");
@@ -218,7 +213,7 @@ mod tests {
             "eu-central-1",
             "ap-south-1",
         ];
-        let e = estimate(&config(40, &six, "probe"), 5);
+        let e = estimate(&config(40, &six, "probe"), &own(), 5);
         assert_eq!(e.probe_series, 240);
         assert_eq!(e.healthy_metrics, 6 + 480);
         assert!(e.usd_healthy > 100.0);

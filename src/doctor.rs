@@ -5,7 +5,7 @@
 
 use crate::classify::{classify_credentials_error, Class};
 use crate::clients::{endpoint_overrides, env_var, AwsClients, ClientOptions};
-use crate::config::{Expectation, ProbeKind, DEFAULT_TTL_ATTRIBUTE};
+use crate::config::TableRef;
 use crate::identity::check_identity;
 use crate::probe::{run_chain, ChainSpec};
 use crate::redact::mask_key_id;
@@ -15,7 +15,7 @@ use aws_credential_types::Credentials;
 use clap::Args;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Arguments of `doctor`.
 #[derive(Debug, Args)]
@@ -166,18 +166,17 @@ pub async fn run(args: DoctorArgs) -> u8 {
                 report.identity = Some(id);
                 if let Some(table) = &args.table {
                     let region = clients.region().region.clone();
-                    let spec = ChainSpec {
-                        table: table.clone(),
-                        region: region.clone(),
-                        probes: vec![ProbeKind::Describe],
-                        expect: Expectation::Allow,
-                        key: None,
-                        ttl_attribute: DEFAULT_TTL_ATTRIBUTE.into(),
-                        timeout,
-                        principal: None,
-                    };
-                    let client = clients.dynamodb(&region);
-                    report.table_probe = run_chain(&client, &spec).await.into_iter().next();
+                    match TableRef::parse(table.as_str()) {
+                        Ok(table) => {
+                            let spec = ChainSpec::describe_only(table, region.clone(), timeout);
+                            let client = clients.dynamodb(region.as_str());
+                            report.table_probe = run_chain(&client, &spec).await.into_iter().next();
+                        }
+                        Err(message) => {
+                            eprintln!("error: --table: {message}");
+                            return crate::cli::EXIT_USAGE;
+                        }
+                    }
                 }
             }
         }
@@ -209,13 +208,7 @@ fn summarize(c: &(String, Credentials)) -> CredentialSummary {
         provider: c.0.clone(),
         access_key_id: mask_key_id(c.1.access_key_id()),
         temporary: c.1.session_token().is_some(),
-        expires_in_seconds: c
-            .1
-            .expiry()
-            .map(|e| match e.duration_since(SystemTime::now()) {
-                Ok(d) => d.as_secs() as i64,
-                Err(e) => -(e.duration().as_secs() as i64),
-            }),
+        expires_in_seconds: c.1.expiry().map(crate::clock::seconds_from_now),
     }
 }
 
@@ -435,8 +428,8 @@ fn findings(r: &DoctorReport, winner: Option<&(String, Credentials)>) -> Vec<Fin
                 p.class,
                 format!(
                     "DescribeTable {} in {}: {}",
-                    p.table,
-                    p.region,
+                    p.id.table,
+                    p.id.region,
                     p.message.as_deref().unwrap_or("")
                 ),
                 p.class.hint(),
@@ -553,8 +546,8 @@ fn render(r: &DoctorReport) -> String {
         let _ = writeln!(
             s,
             "Table {} in {}: {} ({})",
-            p.table,
-            p.region,
+            p.id.table,
+            p.id.region,
             if p.outcome == Outcome::Ok {
                 "ok"
             } else {

@@ -32,7 +32,7 @@ pub enum ConfigError {
         message: String,
     },
     /// The configuration file could not be read.
-    #[error("cannot read configuration file {path}: {source}")]
+    #[error("cannot read configuration file {path}")]
     Read {
         /// The file.
         path: String,
@@ -46,13 +46,14 @@ pub enum ConfigError {
     /// No region could be found anywhere.
     #[error("no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in the AWS profile")]
     NoRegion,
-    /// A region given outside the configuration file is unknown.
-    #[error("{origin}: \"{region}\" is not a region")]
-    UnknownRegion {
-        /// Where it came from (`--region`, `AWS_REGION`).
-        origin: String,
-        /// The bad value.
-        region: String,
+    /// A value given outside the configuration file (a flag, or a variable
+    /// standing in for one) is not valid.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag or variable (`--region`, `AWS_REGION`).
+        flag: String,
+        /// What is wrong.
+        message: String,
     },
     /// An endpoint URL is not usable.
     #[error("{origin}: \"{url}\" is not an http:// or https:// URL")]
@@ -64,21 +65,22 @@ pub enum ConfigError {
     },
 }
 
-/// Errors of the Lambda handler: reported as the invocation's error.
+/// Errors of the Lambda handler: reported as the invocation's error, whose
+/// message is the whole chain ([`chain`]).
 #[derive(Debug, Error)]
 pub enum HandlerError {
     /// The event's `config` override is invalid; nothing was probed or published.
-    #[error("invalid configuration override: {0}")]
+    #[error("invalid configuration override")]
     InvalidOverride(#[source] ConfigError),
     /// The event is not a JSON object.
     #[error("invalid event: {0}")]
     InvalidEvent(String),
     /// The report could not be serialised (a bug, not an input problem).
-    #[error("internal error: {0}")]
-    Internal(String),
-    /// No configuration at all in the function's environment.
-    #[error("function misconfigured: {0}")]
-    Misconfigured(#[source] ConfigError),
+    #[error("internal error: cannot render the report")]
+    Internal(#[source] serde_json::Error),
+    /// No usable configuration in the function's environment.
+    #[error("function misconfigured")]
+    Misconfigured(#[source] std::sync::Arc<ConfigError>),
 }
 
 impl HandlerError {
@@ -97,7 +99,43 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: e.error_type().to_string(),
-            error_message: e.to_string(),
+            error_message: chain(&e),
         }
+    }
+}
+
+/// An error and each of its sources, joined with `": "`: what a person reads.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    crate::classify::sources(err)
+        .map(ToString::to_string)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_show_each_cause_once() {
+        let e = ConfigError::Read {
+            path: "/x/c.json".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(
+            chain(&e),
+            "cannot read configuration file /x/c.json: no such file"
+        );
+        let h = HandlerError::InvalidOverride(ConfigError::Missing);
+        let text = chain(&h);
+        assert!(
+            text.starts_with("invalid configuration override: no configuration"),
+            "{text}"
+        );
+        assert_eq!(text.matches("no configuration").count(), 1, "{text}");
+        let d = lambda_runtime::Diagnostic::from(h);
+        assert_eq!(d.error_type, "InvalidConfigOverride");
+        assert_eq!(d.error_message, text);
     }
 }

@@ -1,7 +1,9 @@
 //! Who the canary is: STS GetCallerIdentity, the caller ARN parsed into
 //! principal type, role and session, and the check against `expect`.
 
-use crate::classify::{classify_sdk_error, Class, Failure};
+use crate::call::bounded;
+use crate::classify::Class;
+use crate::clock::elapsed_ms;
 use crate::config::ExpectedIdentity;
 use crate::report::{IdentityReport, Outcome};
 use std::time::{Duration, Instant};
@@ -65,17 +67,13 @@ pub async fn check_identity(
     let call = sts
         .get_caller_identity()
         .customize()
-        .config_override(crate::clients::sts_op_config(timeout))
+        .config_override(crate::op_config!(aws_sdk_sts, timeout))
         .send();
-    let result = tokio::time::timeout(timeout + Duration::from_millis(250), call).await;
+    let result = bounded("GetCallerIdentity", timeout, call).await;
     let latency_ms = elapsed_ms(started);
     match result {
-        Err(_) => IdentityReport::failed(
-            Failure::new(Class::Timeout, "GetCallerIdentity did not answer in time"),
-            latency_ms,
-        ),
-        Ok(Err(e)) => IdentityReport::failed(classify_sdk_error(&e), latency_ms),
-        Ok(Ok(out)) => {
+        Err(f) => IdentityReport::failed(f, latency_ms),
+        Ok(out) => {
             let arn = out.arn().unwrap_or_default().to_string();
             let account = out.account().unwrap_or_default().to_string();
             let principal = parse_arn(&arn).unwrap_or(Principal {
@@ -122,16 +120,12 @@ pub fn mismatch(exp: &ExpectedIdentity, id: &IdentityReport) -> Option<String> {
             }
         }
     };
-    check("account", &exp.account, &id.account);
+    let account = exp.account.as_ref().map(|a| a.as_str().to_string());
+    check("account", &account, &id.account);
     check("role", &exp.role, &id.role);
     check("user", &exp.user, &id.user);
     check("arn", &exp.arn, &id.arn);
     (!diffs.is_empty()).then(|| diffs.join("; "))
-}
-
-/// Milliseconds since `start`, rounded to 0.1 ms.
-pub fn elapsed_ms(start: Instant) -> f64 {
-    (start.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 #[cfg(test)]
@@ -173,7 +167,7 @@ mod tests {
     #[test]
     fn mismatch_names_expected_and_found() {
         let exp = ExpectedIdentity {
-            account: Some("111111111111".into()),
+            account: Some(crate::config::AccountId::parse("111111111111").unwrap()),
             role: Some("CanaryRole".into()),
             ..Default::default()
         };

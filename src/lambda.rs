@@ -19,7 +19,7 @@ pub const SAFETY_MARGIN: Duration = Duration::from_millis(1_500);
 pub struct Handler {
     canary: Arc<Canary>,
     /// The configuration from `CANARY_CONFIG`, parsed once at cold start.
-    base: Result<Config, String>,
+    base: Result<Config, Arc<ConfigError>>,
 }
 
 impl Handler {
@@ -27,7 +27,7 @@ impl Handler {
     pub fn new(canary: Arc<Canary>, base: Result<Config, ConfigError>) -> Handler {
         Handler {
             canary,
-            base: base.map_err(|e| e.to_string()),
+            base: base.map_err(Arc::new),
         }
     }
 
@@ -43,13 +43,7 @@ impl Handler {
             Some(v) => {
                 Config::from_value(v.clone(), "event.config").map_err(HandlerError::InvalidOverride)
             }
-            None => self.base.clone().map_err(|e| {
-                HandlerError::Misconfigured(ConfigError::Field {
-                    origin: "CANARY_CONFIG".into(),
-                    path: "(environment)".into(),
-                    message: e,
-                })
-            }),
+            None => self.base.clone().map_err(HandlerError::Misconfigured),
         }
     }
 
@@ -60,7 +54,7 @@ impl Handler {
         let remaining = remaining_time(event.context.deadline, SystemTime::now());
         let publish_deadline = now + remaining.saturating_sub(Duration::from_millis(300));
         let run_deadline = (now + remaining.saturating_sub(SAFETY_MARGIN))
-            .min(now + Duration::from_millis(config.deadline_ms));
+            .min(now + Duration::from_millis(config.deadline_ms.get()));
         let source = event
             .payload
             .get("detail-type")
@@ -86,11 +80,10 @@ impl Handler {
             healthy = report.healthy,
             failed = report.summary.failed,
             identity = %report.identity.class,
-            sink = report.metrics.as_ref().map(|m| m.sink.as_str()).unwrap_or("none"),
+            sink = report.metrics.as_ref().map_or("none", |m| m.sink.as_str()),
             "canary run finished"
         );
-        serde_json::to_value(&report)
-            .map_err(|e| HandlerError::Internal(format!("cannot render the report: {e}")))
+        serde_json::to_value(&report).map_err(HandlerError::Internal)
     }
 }
 
@@ -174,16 +167,20 @@ mod tests {
         let c = h
             .config_for(&serde_json::json!({"detail-type": "Scheduled Event"}))
             .unwrap();
-        assert_eq!(c.targets[0].table, "base-table");
+        assert_eq!(c.targets[0].table.as_str(), "base-table");
         let c = h
             .config_for(&serde_json::json!({"config": {"targets": [{"table": "override"}]}}))
             .unwrap();
-        assert_eq!(c.targets[0].table, "override");
+        assert_eq!(c.targets[0].table.as_str(), "override");
         let e = h
             .config_for(&serde_json::json!({"config": {"targets": []}}))
             .unwrap_err();
         assert_eq!(e.error_type(), "InvalidConfigOverride");
-        assert!(e.to_string().contains("event.config: targets"), "{e}");
+        let text = crate::error::chain(&e);
+        assert!(
+            text.contains("invalid configuration override: event.config: targets"),
+            "{text}"
+        );
         let e = h.config_for(&serde_json::json!("hello")).unwrap_err();
         assert_eq!(e.error_type(), "InvalidEvent");
     }
@@ -193,7 +190,12 @@ mod tests {
         let h = handler(Err(ConfigError::Missing));
         let e = h.config_for(&serde_json::json!({})).unwrap_err();
         assert_eq!(e.error_type(), "FunctionMisconfigured");
-        assert!(e.to_string().contains("CANARY_CONFIG"), "{e}");
+        let text = crate::error::chain(&e);
+        assert!(
+            text.contains("function misconfigured: no configuration"),
+            "{text}"
+        );
+        assert!(text.contains("CANARY_CONFIG"), "{text}");
         // An override still works without a base configuration.
         assert!(h
             .config_for(&serde_json::json!({"config": {"targets": [{"table": "abc"}]}}))

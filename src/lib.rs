@@ -2,9 +2,11 @@
 //! users do. One library behind a Lambda handler and a command line.
 
 pub mod assume;
+pub mod call;
 pub mod classify;
 pub mod cli;
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod cost;
 pub mod doctor;
@@ -12,6 +14,7 @@ pub mod error;
 pub mod identity;
 pub mod lambda;
 pub mod metrics;
+pub mod plan;
 pub mod probe;
 pub mod redact;
 pub mod regions;

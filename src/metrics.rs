@@ -137,15 +137,6 @@ impl Datum {
     }
 }
 
-/// A table name safe for a dimension: the name part of an ARN, never the
-/// account id.
-pub fn table_dimension(table: &str) -> String {
-    match table.rsplit_once(":table/") {
-        Some((_, name)) => name.split('/').next().unwrap_or(name).to_string(),
-        None => table.to_string(),
-    }
-}
-
 /// The datums of a run. Dimensionless counts always (zeros included, so an
 /// alarm sees 0 after recovery); by-`Class` series only when non-zero; the
 /// per-probe series only with `detail: probe`. No dimension carries an
@@ -204,9 +195,9 @@ pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
     if config.detail == Detail::Probe {
         for p in &report.probes {
             let dims = vec![
-                ("Table", table_dimension(&p.table)),
-                ("Region", p.region.clone()),
-                ("Probe", p.probe.as_str().to_string()),
+                ("Table", p.id.table.name().to_string()),
+                ("Region", p.id.region.to_string()),
+                ("Probe", p.id.probe.as_str().to_string()),
             ];
             let ok = if p.outcome == Outcome::Ok { 1.0 } else { 0.0 };
             out.push(Datum::new("ProbeSuccess", dims.clone(), ok));
@@ -284,16 +275,26 @@ pub fn contract_markdown() -> String {
 mod tests {
     use super::*;
     use crate::classify::Failure;
-    use crate::config::{Expectation, ProbeKind};
-    use crate::report::{IdentityReport, ProbeResult};
+    use crate::config::{Expectation, ProbeKind, Region, TableRef};
+    use crate::report::{IdentityReport, ProbeId, ProbeResult};
+
+    fn id(table: &str, probe: ProbeKind, expect: Expectation) -> ProbeId {
+        ProbeId {
+            table: TableRef::parse(table).unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            probe,
+            expect,
+        }
+    }
 
     fn report() -> Report {
         let fail = |class, expect| {
             ProbeResult::from_failure(
-                "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
-                "us-east-1",
-                ProbeKind::Read,
-                expect,
+                id(
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+                    ProbeKind::Read,
+                    expect,
+                ),
                 Outcome::Fail,
                 Failure::new(class, "x"),
                 2.0,
@@ -302,13 +303,7 @@ mod tests {
         Report::new(
             IdentityReport::default(),
             vec![
-                ProbeResult::ok(
-                    "orders",
-                    "us-east-1",
-                    ProbeKind::Describe,
-                    Expectation::Allow,
-                    1.5,
-                ),
+                ProbeResult::ok(id("orders", ProbeKind::Describe, Expectation::Allow), 1.5),
                 fail(Class::AccessDenied, Expectation::Allow),
                 fail(Class::UnexpectedAccess, Expectation::Deny),
                 fail(Class::NotFound, Expectation::Allow),

@@ -2,14 +2,16 @@
 //! sentinel write (PutItem then DeleteItem), each with the least privilege it
 //! needs, judged against the target's expectation (allow or must-deny).
 
-use crate::classify::{classify_sdk_error, Class, Failure};
-use crate::config::{Expectation, ProbeKind};
-use crate::identity::elapsed_ms;
-use crate::report::{Outcome, ProbeResult};
+use crate::call::bounded;
+use crate::classify::{Class, Failure};
+use crate::clock::{elapsed_ms, epoch_seconds};
+use crate::config::{AttributeName, Expectation, ProbeKind, Probes, Region, SentinelKey, TableRef};
+use crate::plan::Unit;
+use crate::report::{Outcome, ProbeId, ProbeResult};
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, TableDescription};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Sentinel value of a string (S) key attribute.
 pub const SENTINEL_S: &str = "__dynamodb_auth_canary__";
@@ -30,44 +32,62 @@ pub const PLACEHOLDER_KEY: &str = "__canary_key_unknown__";
 #[derive(Debug, Clone)]
 pub struct ChainSpec {
     /// Table name or ARN.
-    pub table: String,
+    pub table: TableRef,
     /// Region.
-    pub region: String,
+    pub region: Region,
     /// Probes in order.
-    pub probes: Vec<ProbeKind>,
+    pub probes: Probes,
     /// allow or deny.
     pub expect: Expectation,
     /// Explicit sentinel key.
-    pub key: Option<HashMap<String, AttributeValue>>,
+    pub key: Option<SentinelKey>,
     /// TTL attribute for the write probe.
-    pub ttl_attribute: String,
+    pub ttl_attribute: AttributeName,
     /// Per-probe timeout.
     pub timeout: Duration,
     /// The principal making the calls, when it is not the canary's own.
     pub principal: Option<String>,
 }
 
-/// Converts the configuration's DynamoDB JSON key into SDK values.
-pub fn key_from_json(
-    key: &std::collections::BTreeMap<String, serde_json::Value>,
-) -> Option<HashMap<String, AttributeValue>> {
-    let mut out = HashMap::new();
-    for (name, v) in key {
-        let (ty, val) = v.as_object()?.iter().next()?;
-        let s = val.as_str()?.to_string();
-        let av = match ty.as_str() {
-            "S" => AttributeValue::S(s),
-            "N" => AttributeValue::N(s),
-            "B" => AttributeValue::B(aws_smithy_types::Blob::new(decode_base64(&s)?)),
-            _ => return None,
-        };
-        out.insert(name.clone(), av);
+impl ChainSpec {
+    /// The chain of a planned unit in one of its regions.
+    pub fn for_unit(unit: &Unit, region: &Region, principal: Option<String>) -> ChainSpec {
+        ChainSpec {
+            table: unit.table.clone(),
+            region: region.clone(),
+            probes: unit.probes.clone(),
+            expect: unit.expect,
+            key: unit.key.clone(),
+            ttl_attribute: unit.ttl_attribute.clone(),
+            timeout: unit.timeout,
+            principal,
+        }
     }
-    Some(out)
-}
 
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    aws_smithy_types::base64::decode(s).ok()
+    /// A DescribeTable of `table` with the canary's own credentials (doctor).
+    pub fn describe_only(table: TableRef, region: Region, timeout: Duration) -> ChainSpec {
+        ChainSpec {
+            table,
+            region,
+            probes: Probes::parse(vec![ProbeKind::Describe])
+                .unwrap_or_else(|_| unreachable!("one probe")),
+            expect: Expectation::Allow,
+            key: None,
+            ttl_attribute: AttributeName::default(),
+            timeout,
+            principal: None,
+        }
+    }
+
+    /// The id of one of the chain's probes.
+    pub fn id(&self, probe: ProbeKind) -> ProbeId {
+        ProbeId {
+            table: self.table.clone(),
+            region: self.region.clone(),
+            probe,
+            expect: self.expect,
+        }
+    }
 }
 
 /// The sentinel key for a table, from its key schema.
@@ -100,14 +120,13 @@ fn judge(
     result: Result<(), Failure>,
     latency: f64,
 ) -> ProbeResult {
-    let (t, r, e) = (spec.table.as_str(), spec.region.as_str(), spec.expect);
-    let mut out = match (e, result) {
-        (Expectation::Allow, Ok(())) => ProbeResult::ok(t, r, kind, e, latency),
-        (Expectation::Allow, Err(f)) => {
-            ProbeResult::from_failure(t, r, kind, e, Outcome::Fail, f, latency)
-        }
+    let id = spec.id(kind);
+    let fail = |f: Failure| ProbeResult::from_failure(id.clone(), Outcome::Fail, f, latency);
+    let mut out = match (spec.expect, result) {
+        (Expectation::Allow, Ok(())) => ProbeResult::ok(id.clone(), latency),
+        (Expectation::Allow, Err(f)) => fail(f),
         (Expectation::Deny, Err(f)) if f.class == Class::AccessDenied => {
-            let mut p = ProbeResult::ok(t, r, kind, e, latency);
+            let mut p = ProbeResult::ok(id.clone(), latency);
             p.code = f.code;
             p.request_id = f.request_id;
             p.message = Some("denied as expected".into());
@@ -128,26 +147,16 @@ fn judge(
             let mut g = Failure::new(Class::UnexpectedAccess, msg);
             g.code = f.code;
             g.request_id = f.request_id;
-            ProbeResult::from_failure(t, r, kind, e, Outcome::Fail, g, latency)
+            fail(g)
         }
-        (Expectation::Deny, Err(f)) => {
-            ProbeResult::from_failure(t, r, kind, e, Outcome::Fail, f, latency)
-        }
-        (Expectation::Deny, Ok(())) => ProbeResult::from_failure(
-            t,
-            r,
-            kind,
-            e,
-            Outcome::Fail,
-            Failure::new(
-                Class::UnexpectedAccess,
-                format!(
-                    "{} succeeded but must be denied",
-                    kind.actions().join(" and ")
-                ),
+        (Expectation::Deny, Err(f)) => fail(f),
+        (Expectation::Deny, Ok(())) => fail(Failure::new(
+            Class::UnexpectedAccess,
+            format!(
+                "{} succeeded but must be denied",
+                kind.actions().join(" and ")
             ),
-            latency,
-        ),
+        )),
     };
     out.principal = spec.principal.clone();
     out
@@ -156,13 +165,13 @@ fn judge(
 /// Runs one chain's probes in order against one client. Describe runs first
 /// so that read and write can derive the sentinel key from the key schema.
 pub async fn run_chain(client: &Client, spec: &ChainSpec) -> Vec<ProbeResult> {
-    let mut results = Vec::with_capacity(spec.probes.len());
+    let mut results = Vec::with_capacity(spec.probes.kinds().len());
     let mut described: Option<Result<TableDescription, Failure>> = None;
-    for &kind in &spec.probes {
+    for &kind in spec.probes.kinds() {
         let started = Instant::now();
         let result = match kind {
             ProbeKind::Describe => {
-                let d = describe(client, &spec.table, spec.timeout).await;
+                let d = describe(client, spec.table.as_str(), spec.timeout).await;
                 let r = d.as_ref().map(|_| ()).map_err(Clone::clone);
                 described = Some(d);
                 r
@@ -176,7 +185,7 @@ pub async fn run_chain(client: &Client, spec: &ChainSpec) -> Vec<ProbeResult> {
                     }
                 };
                 if kind == ProbeKind::Read {
-                    read(client, &spec.table, key, spec.timeout).await
+                    read(client, spec.table.as_str(), key, spec.timeout).await
                 } else {
                     write(client, spec, key).await
                 }
@@ -188,15 +197,7 @@ pub async fn run_chain(client: &Client, spec: &ChainSpec) -> Vec<ProbeResult> {
 }
 
 fn not_run(spec: &ChainSpec, kind: ProbeKind, f: Failure) -> ProbeResult {
-    let mut p = ProbeResult::from_failure(
-        &spec.table,
-        &spec.region,
-        kind,
-        spec.expect,
-        Outcome::NotRun,
-        f,
-        0.0,
-    );
+    let mut p = ProbeResult::from_failure(spec.id(kind), Outcome::NotRun, f, 0.0);
     p.principal = spec.principal.clone();
     p
 }
@@ -206,7 +207,7 @@ fn resolve_key(
     described: Option<&Result<TableDescription, Failure>>,
 ) -> Result<HashMap<String, AttributeValue>, Failure> {
     if let Some(k) = &spec.key {
-        return Ok(k.clone());
+        return Ok(k.attributes());
     }
     match described {
         Some(Ok(t)) => key_from_schema(t).ok_or_else(|| {
@@ -231,45 +232,21 @@ fn resolve_key(
     }
 }
 
-fn op_config(timeout: Duration) -> aws_sdk_dynamodb::config::Builder {
-    let (tc, rc) = crate::clients::probe_timeouts(timeout);
-    aws_sdk_dynamodb::config::Builder::default()
-        .timeout_config(tc)
-        .retry_config(rc)
-}
-
-/// The probe's future, bounded by its timeout even if the SDK's own bound fails.
-async fn bounded<T, F>(timeout: Duration, what: &str, fut: F) -> Result<T, Failure>
-where
-    F: std::future::Future<Output = Result<T, Failure>>,
-{
-    match tokio::time::timeout(timeout + Duration::from_millis(250), fut).await {
-        Ok(r) => r,
-        Err(_) => Err(Failure::new(
-            Class::Timeout,
-            format!("{what} did not answer within {} ms", timeout.as_millis()),
-        )),
-    }
-}
-
 async fn describe(
     client: &Client,
     table: &str,
     timeout: Duration,
 ) -> Result<TableDescription, Failure> {
-    bounded(timeout, "DescribeTable", async {
-        let out = client
-            .describe_table()
-            .table_name(table)
-            .customize()
-            .config_override(op_config(timeout))
-            .send()
-            .await
-            .map_err(|e| classify_sdk_error(&e))?;
-        out.table
-            .ok_or_else(|| Failure::new(Class::Other, "DescribeTable returned no table"))
-    })
-    .await
+    let call = client
+        .describe_table()
+        .table_name(table)
+        .customize()
+        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .send();
+    bounded("DescribeTable", timeout, call)
+        .await?
+        .table
+        .ok_or_else(|| Failure::new(Class::Other, "DescribeTable returned no table"))
 }
 
 /// Describes a table for replica discovery.
@@ -299,21 +276,16 @@ async fn read(
         names.insert(format!("#k{i}"), k.clone());
         projection.push(format!("#k{i}"));
     }
-    bounded(timeout, "GetItem", async {
-        client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(key))
-            .projection_expression(projection.join(", "))
-            .set_expression_attribute_names(Some(names))
-            .customize()
-            .config_override(op_config(timeout))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify_sdk_error(&e))
-    })
-    .await
+    let call = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .projection_expression(projection.join(", "))
+        .set_expression_attribute_names(Some(names))
+        .customize()
+        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .send();
+    bounded("GetItem", timeout, call).await.map(|_| ())
 }
 
 /// PutItem of the sentinel (only if the key is free or already the canary's),
@@ -323,15 +295,11 @@ async fn write(
     spec: &ChainSpec,
     key: HashMap<String, AttributeValue>,
 ) -> Result<(), Failure> {
-    let expires = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        + SENTINEL_TTL_SECONDS;
+    let expires = epoch_seconds() + SENTINEL_TTL_SECONDS;
     let first_key = key.keys().next().cloned().unwrap_or_default();
     let mut item = key.clone();
     item.insert(
-        spec.ttl_attribute.clone(),
+        spec.ttl_attribute.as_str().to_string(),
         AttributeValue::N(expires.to_string()),
     );
     item.insert(
@@ -339,49 +307,39 @@ async fn write(
         AttributeValue::S(SENTINEL_S.into()),
     );
     let timeout = spec.timeout;
-    let put = bounded(timeout, "PutItem", async {
-        client
-            .put_item()
-            .table_name(&spec.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#k) OR #m = :m")
-            .expression_attribute_names("#k", first_key)
-            .expression_attribute_names("#m", MARKER_ATTRIBUTE)
-            .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
-            .customize()
-            .config_override(op_config(timeout))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify_sdk_error(&e))
-    })
-    .await;
-    if let Err(mut f) = put {
+    let put = client
+        .put_item()
+        .table_name(spec.table.as_str())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#k) OR #m = :m")
+        .expression_attribute_names("#k", first_key)
+        .expression_attribute_names("#m", MARKER_ATTRIBUTE)
+        .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
+        .customize()
+        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .send();
+    let put = bounded("PutItem", timeout, put).await;
+    if let Err(mut f) = put.map(|_| ()) {
         if f.code.as_deref() == Some("ConditionalCheckFailedException") {
             f.message = "the sentinel key holds an item that is not the canary's: nothing was written; choose another \"key\"".into();
         }
         return Err(f);
     }
-    let delete = bounded(timeout, "DeleteItem", async {
-        client
-            .delete_item()
-            .table_name(&spec.table)
-            .set_key(Some(key))
-            .condition_expression("#m = :m")
-            .expression_attribute_names("#m", MARKER_ATTRIBUTE)
-            .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
-            .customize()
-            .config_override(op_config(timeout))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify_sdk_error(&e))
-    })
-    .await;
-    delete.map_err(|mut f| {
+    let delete = client
+        .delete_item()
+        .table_name(spec.table.as_str())
+        .set_key(Some(key))
+        .condition_expression("#m = :m")
+        .expression_attribute_names("#m", MARKER_ATTRIBUTE)
+        .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
+        .customize()
+        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .send();
+    let delete = bounded("DeleteItem", timeout, delete).await;
+    delete.map(|_| ()).map_err(|mut f| {
         f.message = format!(
             "PutItem succeeded but DeleteItem failed; the sentinel item expires through its TTL attribute {}: {}",
-            spec.ttl_attribute, f.message
+            spec.ttl_attribute.as_str(), f.message
         );
         // For a must-deny target the allowed PutItem is the finding, whatever
         // became of the DeleteItem (a denied delete is no proof of denial).
@@ -435,29 +393,14 @@ mod tests {
         assert!(SENTINEL_N.parse::<f64>().is_ok());
     }
 
-    #[test]
-    fn json_key_converts_all_types() {
-        let json: std::collections::BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(r#"{"pk": {"S": "a"}, "sk": {"N": "5"}}"#).unwrap();
-        let k = key_from_json(&json).unwrap();
-        assert_eq!(k["pk"], AttributeValue::S("a".into()));
-        assert_eq!(k["sk"], AttributeValue::N("5".into()));
-        let b: std::collections::BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(r#"{"pk": {"B": "aGk="}}"#).unwrap();
-        assert_eq!(
-            key_from_json(&b).unwrap()["pk"],
-            AttributeValue::B(aws_smithy_types::Blob::new(b"hi".to_vec()))
-        );
-    }
-
     fn spec(expect: Expectation) -> ChainSpec {
         ChainSpec {
-            table: "t".into(),
-            region: "us-east-1".into(),
-            probes: vec![ProbeKind::Read],
+            table: TableRef::parse("ttt").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            probes: Probes::parse(vec![ProbeKind::Read]).unwrap(),
             expect,
             key: None,
-            ttl_attribute: "expires_at".into(),
+            ttl_attribute: AttributeName::default(),
             timeout: Duration::from_secs(1),
             principal: None,
         }

@@ -2,8 +2,8 @@
 //! command line, its summary, and a human rendering for terminals.
 
 use crate::classify::{Class, Failure, ProviderTried};
-use crate::config::{Expectation, ProbeKind};
-use serde::{Deserialize, Serialize};
+use crate::config::{Expectation, ProbeKind, Region, SinkKind, TableRef};
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -82,17 +82,25 @@ impl IdentityReport {
     }
 }
 
-/// One probe's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProbeResult {
-    /// Table name.
-    pub table: String,
+/// Which probe a result is about: the table, region, probe and expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeId {
+    /// Table name (or ARN, as configured).
+    pub table: TableRef,
     /// Region probed.
-    pub region: String,
+    pub region: Region,
     /// describe, read or write.
     pub probe: ProbeKind,
     /// allow or deny.
     pub expect: Expectation,
+}
+
+/// One probe's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Which probe.
+    #[serde(flatten)]
+    pub id: ProbeId,
     /// ok, fail or not_run.
     pub outcome: Outcome,
     /// The class.
@@ -115,18 +123,9 @@ pub struct ProbeResult {
 
 impl ProbeResult {
     /// A passed probe.
-    pub fn ok(
-        table: &str,
-        region: &str,
-        probe: ProbeKind,
-        expect: Expectation,
-        latency_ms: f64,
-    ) -> ProbeResult {
+    pub fn ok(id: ProbeId, latency_ms: f64) -> ProbeResult {
         ProbeResult {
-            table: table.to_string(),
-            region: region.to_string(),
-            probe,
-            expect,
+            id,
             outcome: Outcome::Ok,
             class: Class::Ok,
             code: None,
@@ -139,15 +138,7 @@ impl ProbeResult {
     }
 
     /// A failed (or not run) probe from a classified failure.
-    pub fn from_failure(
-        table: &str,
-        region: &str,
-        probe: ProbeKind,
-        expect: Expectation,
-        outcome: Outcome,
-        f: Failure,
-        latency_ms: f64,
-    ) -> ProbeResult {
+    pub fn from_failure(id: ProbeId, outcome: Outcome, f: Failure, latency_ms: f64) -> ProbeResult {
         ProbeResult {
             hint: Some(f.hint().to_string()),
             outcome,
@@ -155,8 +146,7 @@ impl ProbeResult {
             code: f.code,
             message: Some(f.message),
             request_id: f.request_id,
-            latency_ms,
-            ..ProbeResult::ok(table, region, probe, expect, latency_ms)
+            ..ProbeResult::ok(id, latency_ms)
         }
     }
 
@@ -164,7 +154,7 @@ impl ProbeResult {
     pub fn is_auth_failure(&self) -> bool {
         self.outcome != Outcome::Ok
             && (self.class.is_auth()
-                || (self.class == Class::AccessDenied && self.expect == Expectation::Allow))
+                || (self.class == Class::AccessDenied && self.id.expect == Expectation::Allow))
     }
 }
 
@@ -179,15 +169,23 @@ pub struct Summary {
     pub failed: usize,
     /// Probes not run because a dependency failed.
     pub not_run: usize,
-    /// Failures (identity included) per class.
-    pub by_class: BTreeMap<String, usize>,
+    /// Failures (identity included) per class, listed by class name.
+    #[serde(serialize_with = "by_name")]
+    pub by_class: BTreeMap<Class, usize>,
+}
+
+/// Serialises a per-class map in the order of the class names, as the
+/// report always has.
+fn by_name<S: Serializer>(map: &BTreeMap<Class, usize>, s: S) -> Result<S::Ok, S::Error> {
+    let named: BTreeMap<&str, usize> = map.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    named.serialize(s)
 }
 
 /// How metrics were delivered.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsOutcome {
-    /// cloudwatch, emf or none.
-    pub sink: String,
+    /// cloudwatch, emf or none: the sink that delivered.
+    pub sink: SinkKind,
     /// Datums delivered.
     pub datums: usize,
     /// PutMetricData requests sent.
@@ -198,6 +196,18 @@ pub struct MetricsOutcome {
     /// Class of the PutMetricData failure, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_class: Option<Class>,
+}
+
+impl Default for MetricsOutcome {
+    fn default() -> Self {
+        MetricsOutcome {
+            sink: SinkKind::None,
+            datums: 0,
+            requests: 0,
+            fallback_reason: None,
+            fallback_class: None,
+        }
+    }
 }
 
 /// A warning that does not make the run unhealthy.
@@ -253,16 +263,13 @@ impl Report {
                 Outcome::Ok => summary.ok += 1,
                 Outcome::Fail => {
                     summary.failed += 1;
-                    *summary.by_class.entry(p.class.to_string()).or_default() += 1;
+                    *summary.by_class.entry(p.class).or_default() += 1;
                 }
                 Outcome::NotRun => summary.not_run += 1,
             }
         }
         if identity.outcome != Outcome::Ok {
-            *summary
-                .by_class
-                .entry(identity.class.to_string())
-                .or_default() += 1;
+            *summary.by_class.entry(identity.class).or_default() += 1;
         }
         let healthy =
             identity.outcome == Outcome::Ok && summary.failed == 0 && summary.not_run == 0;
@@ -344,7 +351,7 @@ impl Report {
             let width = self
                 .probes
                 .iter()
-                .map(|p| p.table.len())
+                .map(|p| p.id.table.as_str().len())
                 .max()
                 .unwrap_or(5)
                 .max(5);
@@ -370,10 +377,10 @@ impl Report {
                     s,
                     "{:<7} {:<width$} {:<15} {:<8} {:<6} {:<26} {:>7.1}ms",
                     result,
-                    p.table,
-                    p.region,
-                    p.probe.as_str(),
-                    p.expect.as_str(),
+                    p.id.table.as_str(),
+                    p.id.region.as_str(),
+                    p.id.probe.as_str(),
+                    p.id.expect.as_str(),
                     p.class.as_str(),
                     p.latency_ms
                 );
@@ -407,12 +414,18 @@ impl Report {
 mod tests {
     use super::*;
 
+    fn id(probe: ProbeKind, expect: Expectation) -> ProbeId {
+        ProbeId {
+            table: TableRef::parse("orders").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            probe,
+            expect,
+        }
+    }
+
     fn failed_probe(class: Class, expect: Expectation) -> ProbeResult {
         ProbeResult::from_failure(
-            "orders",
-            "us-east-1",
-            ProbeKind::Read,
-            expect,
+            id(ProbeKind::Read, expect),
             Outcome::Fail,
             Failure::new(class, "boom"),
             3.0,
@@ -421,25 +434,31 @@ mod tests {
 
     #[test]
     fn summary_counts_and_health() {
-        let id = IdentityReport::default();
+        let identity = IdentityReport::default();
         let probes = vec![
-            ProbeResult::ok(
-                "orders",
-                "us-east-1",
-                ProbeKind::Describe,
-                Expectation::Allow,
-                1.0,
-            ),
+            ProbeResult::ok(id(ProbeKind::Describe, Expectation::Allow), 1.0),
             failed_probe(Class::AccessDenied, Expectation::Allow),
             failed_probe(Class::NotFound, Expectation::Allow),
         ];
-        let r = Report::new(id, probes, "us-east-1".into(), 10.0);
+        let r = Report::new(identity, probes, "us-east-1".into(), 10.0);
         assert!(!r.healthy);
         assert_eq!(r.summary.total, 3);
         assert_eq!(r.summary.ok, 1);
         assert_eq!(r.summary.failed, 2);
-        assert_eq!(r.summary.by_class["access_denied"], 1);
-        assert_eq!(r.summary.by_class["not_found"], 1);
+        assert_eq!(r.summary.by_class[&Class::AccessDenied], 1);
+        assert_eq!(r.summary.by_class[&Class::NotFound], 1);
+        // The JSON lists classes by name, and each probe's id comes first.
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains(r#""by_class":{"access_denied":1,"not_found":1}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"table":"orders","region":"us-east-1","probe":"describe","expect":"allow","outcome":"ok""#),
+            "{json}"
+        );
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.probes, r.probes);
     }
 
     #[test]
@@ -447,19 +466,13 @@ mod tests {
         let id = IdentityReport::failed(Failure::new(Class::AuthInvalidToken, "bad"), 1.0);
         let r = Report::new(id, vec![], "us-east-1".into(), 1.0);
         assert!(!r.healthy);
-        assert_eq!(r.summary.by_class["auth_invalid_token"], 1);
+        assert_eq!(r.summary.by_class[&Class::AuthInvalidToken], 1);
     }
 
     #[test]
     fn human_rendering_puts_failures_first_with_hints() {
         let probes = vec![
-            ProbeResult::ok(
-                "orders",
-                "us-east-1",
-                ProbeKind::Describe,
-                Expectation::Allow,
-                1.0,
-            ),
+            ProbeResult::ok(id(ProbeKind::Describe, Expectation::Allow), 1.0),
             failed_probe(Class::AccessDenied, Expectation::Allow),
         ];
         let r = Report::new(IdentityReport::default(), probes, "us-east-1".into(), 10.0);

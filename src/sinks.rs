@@ -3,7 +3,8 @@
 //! PutMetricData failure so that the metrics survive the credential failure
 //! they report.
 
-use crate::classify::{classify_sdk_error, Class, Failure};
+use crate::call::bounded;
+use crate::classify::Failure;
 use crate::clients::AwsClients;
 use crate::config::{MetricsConfig, SinkKind};
 use crate::metrics::Datum;
@@ -87,28 +88,15 @@ pub async fn put_metric_data(
                     .build()
             })
             .collect();
-        let (tc, rc) = crate::clients::probe_timeouts(timeout);
         let call = client
             .put_metric_data()
             .namespace(namespace)
             .set_metric_data(Some(data))
             .customize()
-            .config_override(
-                aws_sdk_cloudwatch::config::Builder::default()
-                    .timeout_config(tc)
-                    .retry_config(rc),
-            )
+            .config_override(crate::op_config!(aws_sdk_cloudwatch, timeout))
             .send();
-        match tokio::time::timeout(timeout + Duration::from_millis(250), call).await {
-            Err(_) => {
-                return Err(Failure::new(
-                    Class::Timeout,
-                    "PutMetricData did not answer in time",
-                ))
-            }
-            Ok(Err(e)) => return Err(classify_sdk_error(&e)),
-            Ok(Ok(_)) => requests += 1,
-        }
+        bounded("PutMetricData", timeout, call).await?;
+        requests += 1;
     }
     Ok(requests)
 }
@@ -182,17 +170,10 @@ fn emf_chunks(namespace: &str, datums: &[Datum], timestamp_ms: u64) -> Vec<(Stri
     lines
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Writes EMF lines; returns the datums written.
 pub fn write_emf(out: &mut dyn Write, namespace: &str, datums: &[Datum]) -> usize {
     let mut written = 0;
-    for (line, count) in emf_chunks(namespace, datums, now_ms()) {
+    for (line, count) in emf_chunks(namespace, datums, crate::clock::epoch_ms()) {
         if writeln!(out, "{line}").is_ok() {
             written += count;
         }
@@ -211,8 +192,8 @@ pub async fn publish(
     emf_out: &mut (dyn Write + Send),
 ) -> MetricsOutcome {
     let emf = |out: &mut (dyn Write + Send), reason: Option<Failure>| MetricsOutcome {
-        sink: "emf".into(),
-        datums: write_emf(out, &config.namespace, datums),
+        sink: SinkKind::Emf,
+        datums: write_emf(out, config.namespace.as_str(), datums),
         requests: 0,
         fallback_class: reason.as_ref().map(|f| f.class),
         fallback_reason: reason.map(|f| {
@@ -226,23 +207,20 @@ pub async fn publish(
     };
     match config.sink {
         SinkKind::None => MetricsOutcome {
-            sink: "none".into(),
+            sink: SinkKind::None,
             ..MetricsOutcome::default()
         },
         SinkKind::Emf => emf(emf_out, None),
         SinkKind::Cloudwatch | SinkKind::Auto => {
-            let region = config
-                .region
-                .clone()
-                .unwrap_or_else(|| clients.region().region.clone());
-            let client = clients.cloudwatch(&region);
+            let region = config.region.as_ref().unwrap_or(&clients.region().region);
+            let client = clients.cloudwatch(region.as_str());
             let left = deadline.saturating_duration_since(Instant::now());
             let timeout = left
                 .min(Duration::from_secs(5))
                 .max(Duration::from_millis(50));
-            match put_metric_data(&client, &config.namespace, datums, timeout).await {
+            match put_metric_data(&client, config.namespace.as_str(), datums, timeout).await {
                 Ok(requests) => MetricsOutcome {
-                    sink: "cloudwatch".into(),
+                    sink: SinkKind::Cloudwatch,
                     datums: datums.len(),
                     requests,
                     fallback_reason: None,
@@ -255,7 +233,7 @@ pub async fn publish(
                 Err(f) => {
                     tracing::error!(class = %f.class, code = ?f.code, message = %f.message, "PutMetricData failed; metrics not delivered");
                     MetricsOutcome {
-                        sink: "none".into(),
+                        sink: SinkKind::None,
                         datums: 0,
                         requests: 0,
                         fallback_class: Some(f.class),

@@ -1,6 +1,6 @@
 //! No secret key or session token appears anywhere in what any command prints.
 
-use crate::support::{canary, check, moto, Creds};
+use crate::support::{canary, check, moto, Creds, REFUSED};
 use serde_json::json;
 
 const SECRET: &str = "PLANTEDsecretKEY0123456789abcdefGHIJKLmn";
@@ -26,37 +26,72 @@ fn no_command_prints_a_secret_key_or_session_token() {
     let cfg = dir.path().join("c.json");
     std::fs::write(&cfg, json!({"targets": [{"table": "orders", "probes": ["describe", "read", "write"]}], "metrics": {"sink": "auto"}}).to_string()).unwrap();
     let cfg = cfg.to_str().unwrap();
-    let runs: Vec<Vec<&str>> = vec![
-        vec![
-            "check",
-            "--config",
-            cfg,
-            "--endpoint-url",
-            &m.url,
-            "--output",
-            "json",
-        ],
-        vec!["check", "--config", cfg, "--endpoint-url", &m.url],
-        vec!["check", "--table", "orders", "--output", "json"],
-        vec![
-            "doctor",
-            "--endpoint-url",
-            &m.url,
-            "--table",
-            "orders",
-            "--output",
-            "json",
-        ],
-        vec!["doctor", "--endpoint-url", &m.url],
-        vec!["metrics", "--config", cfg],
-        vec!["metrics", "--contract"],
-        vec!["check", "--config", "/nonexistent"],
-        vec!["--help"],
+    // Each run with the exit code it must end with: a run that crashed or
+    // stopped early would print less, and prove nothing about leaks.
+    let runs: Vec<(i32, Vec<&str>)> = vec![
+        (
+            1,
+            vec![
+                "check",
+                "--config",
+                cfg,
+                "--endpoint-url",
+                &m.url,
+                "--output",
+                "json",
+            ],
+        ),
+        (1, vec!["check", "--config", cfg, "--endpoint-url", &m.url]),
+        (
+            1,
+            vec![
+                "check",
+                "--table",
+                "orders",
+                "--endpoint-url",
+                &m.url,
+                "--output",
+                "json",
+            ],
+        ),
+        (
+            1,
+            vec![
+                "doctor",
+                "--endpoint-url",
+                &m.url,
+                "--table",
+                "orders",
+                "--output",
+                "json",
+            ],
+        ),
+        (1, vec!["doctor", "--endpoint-url", &m.url]),
+        (0, vec!["metrics", "--config", cfg]),
+        (0, vec!["metrics", "--contract"]),
+        (
+            2,
+            vec![
+                "check",
+                "--config",
+                "/nonexistent",
+                "--endpoint-url",
+                REFUSED,
+            ],
+        ),
+        (0, vec!["--help"]),
     ];
-    for args in runs {
+    for (code, args) in runs {
         let r = canary(&args, &env);
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
         assert_clean(&format!("{args:?} stdout"), &r.stdout);
         assert_clean(&format!("{args:?} stderr"), &r.stderr);
+        for out in [&r.stdout, &r.stderr] {
+            assert!(
+                !out.contains(&creds.key),
+                "{args:?} shows the access key id unmasked:\n{out}"
+            );
+        }
     }
     // The success path too, with real keys: the report carries no secret.
     let (_, real) = m.user(&["dynamodb:DescribeTable"], &["*".to_string()]);
@@ -66,9 +101,13 @@ fn no_command_prints_a_secret_key_or_session_token() {
         &["--endpoint-url", &m.url],
         &[("CANARY_LOG".into(), "debug".into())],
     );
-    assert!(!r.stdout.contains(&real.secret) && !r.stderr.contains(&real.secret));
-    assert!(
-        !r.stdout.contains(&real.key),
-        "the access key id is shown masked only"
-    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["healthy"], true, "{}", r.stdout);
+    for out in [&r.stdout, &r.stderr] {
+        assert!(!out.contains(&real.secret), "the secret key leaks:\n{out}");
+        assert!(
+            !out.contains(&real.key),
+            "the access key id is shown masked only:\n{out}"
+        );
+    }
 }

@@ -330,6 +330,7 @@ pub fn empty_home() -> PathBuf {
 /// files, instance metadata disabled, AWS_REGION=us-east-1, plus `env`
 /// (a value of "" removes a variable).
 pub fn canary(args: &[&str], env: &[(String, String)]) -> Run {
+    assert_loopback_only(args, env);
     let home = empty_home();
     let mut cmd = Command::new(BIN);
     cmd.args(args)
@@ -352,6 +353,75 @@ pub fn canary(args: &[&str], env: &[(String, String)]) -> Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An endpoint that refuses connections: for runs that must fail before (or
+/// at) their first request, so that even those never leave loopback.
+pub const REFUSED: &str = "http://127.0.0.1:9";
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses to run `check` or `doctor` unless every service the binary calls
+/// (STS, DynamoDB, CloudWatch) has an endpoint override on loopback, from
+/// `--endpoint-url` or the environment given to the run: no test may send
+/// traffic to AWS's public endpoints.
+pub fn assert_loopback_only(args: &[&str], env: &[(String, String)]) {
+    let command = args.iter().find(|a| !a.starts_with('-'));
+    if !matches!(command, Some(&"check") | Some(&"doctor"))
+        || args.iter().any(|a| *a == "--help" || *a == "-h")
+    {
+        return;
+    }
+    let flag = args
+        .windows(2)
+        .find(|w| w[0] == "--endpoint-url")
+        .map(|w| w[1].to_string())
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--endpoint-url="))
+                .map(str::to_string)
+        });
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let ignored =
+        var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    for service in ["STS", "DYNAMODB", "CLOUDWATCH"] {
+        let url = flag.clone().or_else(|| {
+            if ignored {
+                return None;
+            }
+            var(&format!("AWS_ENDPOINT_URL_{service}"))
+                .or_else(|| {
+                    (service == "DYNAMODB")
+                        .then(|| var("DYNAMODB_ENDPOINT"))
+                        .flatten()
+                })
+                .or_else(|| var("AWS_ENDPOINT_URL"))
+        });
+        match url {
+            Some(u) if is_loopback(&u) => {}
+            other => panic!(
+                "refusing to run {args:?}: {service} would be reached at {other:?}, not on loopback; give --endpoint-url (support::REFUSED for runs that fail early)"
+            ),
+        }
     }
 }
 

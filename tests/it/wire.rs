@@ -4,7 +4,7 @@
 
 use crate::support::{json_error, Answer, FixedServer};
 use aws_credential_types::Credentials;
-use dynamodb_auth_canary::config::{Expectation, ProbeKind};
+use dynamodb_auth_canary::config::{Region, TableRef};
 use dynamodb_auth_canary::probe::{run_chain, ChainSpec};
 use dynamodb_auth_canary::report::ProbeResult;
 use std::time::Duration;
@@ -27,16 +27,11 @@ fn client(url: &str) -> aws_sdk_dynamodb::Client {
 
 async fn probe_against(answer: Answer) -> ProbeResult {
     let server = FixedServer::start(move |_| Some(answer.clone()));
-    let spec = ChainSpec {
-        table: "orders".into(),
-        region: "us-east-1".into(),
-        probes: vec![ProbeKind::Describe],
-        expect: Expectation::Allow,
-        key: None,
-        ttl_attribute: "expires_at".into(),
-        timeout: Duration::from_millis(3_000),
-        principal: None,
-    };
+    let spec = ChainSpec::describe_only(
+        TableRef::parse("orders").unwrap(),
+        Region::parse("us-east-1").unwrap(),
+        Duration::from_millis(3_000),
+    );
     run_chain(&client(&server.url), &spec).await.remove(0)
 }
 
@@ -87,16 +82,11 @@ async fn throttling_is_retried_then_classified_throttled_within_the_timeout() {
             "x",
         ))
     });
-    let spec = ChainSpec {
-        table: "t".into(),
-        region: "us-east-1".into(),
-        probes: vec![ProbeKind::Describe],
-        expect: Expectation::Allow,
-        key: None,
-        ttl_attribute: "e".into(),
-        timeout: Duration::from_millis(2_000),
-        principal: None,
-    };
+    let spec = ChainSpec::describe_only(
+        TableRef::parse("ttt").unwrap(),
+        Region::parse("us-east-1").unwrap(),
+        Duration::from_millis(2_000),
+    );
     let r = run_chain(&client(&server.url), &spec).await;
     assert_eq!(r[0].class.as_str(), "throttled");
     assert_eq!(

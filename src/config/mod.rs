@@ -1,13 +1,21 @@
-//! The canary's configuration: one JSON schema, parsed and validated once.
+//! The canary's configuration: one JSON schema, parsed once into types that
+//! can only hold valid values ([`fields`]), then checked for the few rules
+//! that span fields.
 //!
 //! Every error names the field path and the problem
 //! (`targets[1].regions[0]: "us-east-9" is not a region`), whether it comes
-//! from a file, the `CANARY_CONFIG` variable or an invocation event.
+//! from a file, the `CANARY_CONFIG` variable or an invocation event. A
+//! configuration that loads can be run: [`crate::plan`] turns it into units
+//! of work without any value that could turn out missing.
+
+pub mod fields;
 
 use crate::error::ConfigError;
-use crate::regions;
+pub use fields::{
+    AccountId, AttributeName, Concurrency, DeadlineMs, ExternalId, Namespace, Region, Regions,
+    RoleArn, SentinelKey, SessionName, TableRef, TimeoutMs,
+};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Default per-probe timeout (connect, operation and retries together).
 pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
@@ -40,11 +48,11 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// How many (table, region) chains run at once.
     #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    pub concurrency: Concurrency,
     /// The run's deadline on the command line; in Lambda the invocation's
     /// remaining time (less a margin) is used when it is shorter.
     #[serde(default = "default_deadline_ms")]
-    pub deadline_ms: u64,
+    pub deadline_ms: DeadlineMs,
     /// Warn (`credentials_expiring`) when credentials expire sooner than this.
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning_seconds: u64,
@@ -57,18 +65,21 @@ impl Default for Config {
             defaults: Defaults::default(),
             targets: Vec::new(),
             metrics: MetricsConfig::default(),
-            concurrency: DEFAULT_CONCURRENCY,
-            deadline_ms: DEFAULT_DEADLINE_MS,
+            concurrency: default_concurrency(),
+            deadline_ms: default_deadline_ms(),
             expiry_warning_seconds: DEFAULT_EXPIRY_WARNING_SECONDS,
         }
     }
 }
 
-fn default_concurrency() -> usize {
-    DEFAULT_CONCURRENCY
+fn default_concurrency() -> Concurrency {
+    Concurrency::parse(DEFAULT_CONCURRENCY).unwrap_or_else(|_| unreachable!("default in range"))
 }
-fn default_deadline_ms() -> u64 {
-    DEFAULT_DEADLINE_MS
+fn default_deadline_ms() -> DeadlineMs {
+    DeadlineMs::parse(DEFAULT_DEADLINE_MS).unwrap_or_else(|_| unreachable!("default in range"))
+}
+fn default_timeout_ms() -> TimeoutMs {
+    TimeoutMs::parse(DEFAULT_TIMEOUT_MS).unwrap_or_else(|_| unreachable!("default in range"))
 }
 fn default_expiry_warning() -> u64 {
     DEFAULT_EXPIRY_WARNING_SECONDS
@@ -80,7 +91,7 @@ fn default_expiry_warning() -> u64 {
 pub struct ExpectedIdentity {
     /// 12-digit account id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     /// Role name (for assumed roles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -98,13 +109,13 @@ pub struct ExpectedIdentity {
 pub struct Defaults {
     /// Regions probed when a target names none; empty means the SDK's region.
     #[serde(default)]
-    pub regions: Vec<String>,
+    pub regions: Vec<Region>,
     /// Probes run when a target names none.
     #[serde(default = "default_probes")]
-    pub probes: Vec<ProbeKind>,
+    pub probes: Probes,
     /// Per-probe timeout in milliseconds.
     #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    pub timeout_ms: TimeoutMs,
 }
 
 impl Default for Defaults {
@@ -112,68 +123,122 @@ impl Default for Defaults {
         Defaults {
             regions: Vec::new(),
             probes: default_probes(),
-            timeout_ms: DEFAULT_TIMEOUT_MS,
+            timeout_ms: default_timeout_ms(),
         }
     }
 }
 
-fn default_probes() -> Vec<ProbeKind> {
-    vec![ProbeKind::Describe]
+fn default_probes() -> Probes {
+    Probes(vec![ProbeKind::Describe])
 }
-fn default_timeout_ms() -> u64 {
-    DEFAULT_TIMEOUT_MS
+
+/// A non-empty set of probes, de-duplicated, in the order they run
+/// (describe, read, write: describe first, so that read and write can derive
+/// the sentinel key from the key schema).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Probes(Vec<ProbeKind>);
+
+impl Probes {
+    /// Accepts a non-empty list.
+    pub fn parse(mut list: Vec<ProbeKind>) -> Result<Probes, String> {
+        if list.is_empty() {
+            return Err("must list at least one probe".into());
+        }
+        list.sort();
+        list.dedup();
+        Ok(Probes(list))
+    }
+
+    /// The probes in run order.
+    pub fn kinds(&self) -> &[ProbeKind] {
+        &self.0
+    }
+
+    /// Whether the set holds `kind`.
+    pub fn contains(&self, kind: ProbeKind) -> bool {
+        self.0.contains(&kind)
+    }
+}
+
+impl<'de> Deserialize<'de> for Probes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<ProbeKind>::deserialize(d)?;
+        Probes::parse(list).map_err(serde::de::Error::custom)
+    }
 }
 
 /// One table to probe.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// Table name (or table ARN).
-    pub table: String,
+    pub table: TableRef,
     /// Regions to probe: a list, or `"replicas"` for a global table's replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Regions>,
     /// Where to discover replicas; defaults to the first default region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub home_region: Option<String>,
+    pub home_region: Option<Region>,
     /// Probes for this table; defaults to `defaults.probes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probes: Option<Vec<ProbeKind>>,
+    pub probes: Option<Probes>,
     /// `allow` (default) or `deny` (a must-deny probe).
     #[serde(default)]
     pub expect: Expectation,
     /// Sentinel key in DynamoDB JSON, e.g. `{"pk": {"S": "__canary__"}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<BTreeMap<String, serde_json::Value>>,
+    pub key: Option<SentinelKey>,
     /// TTL attribute set on the sentinel item of a `write` probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_attribute: Option<String>,
+    pub ttl_attribute: Option<AttributeName>,
     /// Per-probe timeout for this table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub timeout_ms: Option<TimeoutMs>,
     /// Role to assume before probing this table (cross-account targets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
+    pub role_arn: Option<RoleArn>,
     /// External id for the AssumeRole call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub external_id: Option<ExternalId>,
     /// Session name for the AssumeRole call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_name: Option<String>,
+    pub session_name: Option<SessionName>,
 }
 
-/// A target's regions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Regions {
-    /// An explicit list.
-    List(Vec<String>),
-    /// The keyword `"replicas"`.
-    Keyword(String),
+impl Target {
+    /// A target for `table` with every other field at its default.
+    pub fn new(table: TableRef) -> Target {
+        Target {
+            table,
+            regions: None,
+            home_region: None,
+            probes: None,
+            expect: Expectation::Allow,
+            key: None,
+            ttl_attribute: None,
+            timeout_ms: None,
+            role_arn: None,
+            external_id: None,
+            session_name: None,
+        }
+    }
 }
 
 /// The kinds of probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeKind {
     /// DynamoDB DescribeTable.
@@ -204,22 +269,10 @@ impl ProbeKind {
     }
 }
 
-impl std::str::FromStr for ProbeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "describe" => Ok(ProbeKind::Describe),
-            "read" => Ok(ProbeKind::Read),
-            "write" => Ok(ProbeKind::Write),
-            other => Err(format!(
-                "\"{other}\" is not a probe (expected describe, read or write)"
-            )),
-        }
-    }
-}
-
 /// Whether a probe must be allowed or must be denied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Expectation {
     /// The call must succeed.
@@ -239,26 +292,13 @@ impl Expectation {
     }
 }
 
-impl std::str::FromStr for Expectation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "allow" => Ok(Expectation::Allow),
-            "deny" => Ok(Expectation::Deny),
-            other => Err(format!(
-                "\"{other}\" is not an expectation (expected allow or deny)"
-            )),
-        }
-    }
-}
-
 /// Metrics settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// CloudWatch namespace.
-    #[serde(default = "default_namespace")]
-    pub namespace: String,
+    #[serde(default)]
+    pub namespace: Namespace,
     /// Where metrics go.
     #[serde(default)]
     pub sink: SinkKind,
@@ -267,22 +307,7 @@ pub struct MetricsConfig {
     pub detail: Detail,
     /// Region of PutMetricData; defaults to the canary's own region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            namespace: default_namespace(),
-            sink: SinkKind::default(),
-            detail: Detail::default(),
-            region: None,
-        }
-    }
-}
-
-fn default_namespace() -> String {
-    DEFAULT_NAMESPACE.to_string()
+    pub region: Option<Region>,
 }
 
 /// Metric sinks.
@@ -300,6 +325,24 @@ pub enum SinkKind {
     None,
 }
 
+impl SinkKind {
+    /// The name used in the configuration and the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Auto => "auto",
+            SinkKind::Cloudwatch => "cloudwatch",
+            SinkKind::Emf => "emf",
+            SinkKind::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for SinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Metric detail levels.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -309,6 +352,16 @@ pub enum Detail {
     Summary,
     /// Adds per-table, per-region, per-probe series.
     Probe,
+}
+
+impl Detail {
+    /// The name used in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Summary => "summary",
+            Detail::Probe => "probe",
+        }
+    }
 }
 
 impl Config {
@@ -347,7 +400,7 @@ impl Config {
         Config::from_json_str(&value.to_string(), origin)
     }
 
-    /// Checks what serde cannot: non-empty lists, known regions, ranges.
+    /// The rules that span fields; every single field is valid by its type.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let err = |path: String, message: String| ConfigError::Field {
             origin: origin.to_string(),
@@ -357,153 +410,24 @@ impl Config {
         if self.targets.is_empty() {
             return Err(err("targets".into(), "must list at least one table".into()));
         }
-        if let Some(expect) = &self.expect {
-            if let Some(account) = &expect.account {
-                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(err(
-                        "expect.account".into(),
-                        format!("\"{account}\" is not a 12-digit account id"),
-                    ));
-                }
-            }
-        }
-        check_regions(&self.defaults.regions, "defaults.regions", &err)?;
-        if self.defaults.probes.is_empty() {
-            return Err(err(
-                "defaults.probes".into(),
-                "must list at least one probe".into(),
-            ));
-        }
-        check_timeout(self.defaults.timeout_ms, "defaults.timeout_ms", &err)?;
-        if self.concurrency == 0 || self.concurrency > 256 {
-            return Err(err(
-                "concurrency".into(),
-                format!("{} is out of range (1 to 256)", self.concurrency),
-            ));
-        }
-        if !(100..=900_000).contains(&self.deadline_ms) {
-            return Err(err(
-                "deadline_ms".into(),
-                format!("{} is out of range (100 to 900000)", self.deadline_ms),
-            ));
-        }
+        no_duplicates(&self.defaults.regions, "defaults.regions", &err)?;
         for (i, t) in self.targets.iter().enumerate() {
             let p = format!("targets[{i}]");
-            if t.table.trim().is_empty() {
-                return Err(err(format!("{p}.table"), "must not be empty".into()));
-            }
-            if !valid_table_name(&t.table) {
-                return Err(err(
-                    format!("{p}.table"),
-                    format!(
-                        "\"{}\" is not a table name (3-255 of a-z A-Z 0-9 _ - .) or table ARN",
-                        t.table
-                    ),
-                ));
-            }
-            match &t.regions {
-                Some(Regions::List(list)) => {
-                    if list.is_empty() {
-                        return Err(err(
-                            format!("{p}.regions"),
-                            "must list at least one region, or be \"replicas\"".into(),
-                        ));
-                    }
-                    check_regions(list, &format!("{p}.regions"), &err)?;
-                }
-                Some(Regions::Keyword(k)) if k == "replicas" => {}
-                Some(Regions::Keyword(k)) => {
-                    return Err(err(
-                        format!("{p}.regions"),
-                        format!("\"{k}\" is neither a list of regions nor \"replicas\""),
-                    ));
-                }
-                None => {}
-            }
-            if let Some(home) = &t.home_region {
-                if !regions::is_known(home) {
-                    return Err(err(
-                        format!("{p}.home_region"),
-                        format!("\"{home}\" is not a region"),
-                    ));
-                }
+            if let Some(Regions::List(list)) = &t.regions {
+                no_duplicates(list, &format!("{p}.regions"), &err)?;
             }
             let probes = self.probes_for(t);
-            if probes.is_empty() {
-                return Err(err(
-                    format!("{p}.probes"),
-                    "must list at least one probe".into(),
-                ));
-            }
-            if let Some(key) = &t.key {
-                check_key(key, &format!("{p}.key"), &err)?;
-            }
-            let needs_key = probes
-                .iter()
-                .any(|k| matches!(k, ProbeKind::Read | ProbeKind::Write));
-            if needs_key && t.key.is_none() && !probes.contains(&ProbeKind::Describe) {
+            let needs_key = probes.contains(ProbeKind::Read) || probes.contains(ProbeKind::Write);
+            if needs_key && t.key.is_none() && !probes.contains(ProbeKind::Describe) {
                 return Err(err(
                     format!("{p}.key"),
                     "read and write probes need a sentinel key: give \"key\", or add the describe probe so it can be derived from the table's key schema".into(),
                 ));
             }
-            if let Some(ms) = t.timeout_ms {
-                check_timeout(ms, &format!("{p}.timeout_ms"), &err)?;
-            }
-            if let Some(ttl) = &t.ttl_attribute {
-                if ttl.is_empty() || ttl.len() > 255 {
-                    return Err(err(
-                        format!("{p}.ttl_attribute"),
-                        "must be 1 to 255 characters".into(),
-                    ));
-                }
-            }
-            if let Some(arn) = &t.role_arn {
-                if !is_role_arn(arn) {
-                    return Err(err(
-                        format!("{p}.role_arn"),
-                        format!(
-                            "\"{arn}\" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
-                        ),
-                    ));
-                }
-            } else if t.external_id.is_some() || t.session_name.is_some() {
+            if t.role_arn.is_none() && (t.external_id.is_some() || t.session_name.is_some()) {
                 return Err(err(
                     format!("{p}.role_arn"),
                     "external_id and session_name need role_arn".into(),
-                ));
-            }
-            if let Some(name) = &t.session_name {
-                let ok = (2..=64).contains(&name.len())
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_=,.@-".contains(c));
-                if !ok {
-                    return Err(err(
-                        format!("{p}.session_name"),
-                        format!("\"{name}\" is not a session name (2-64 of a-z A-Z 0-9 _=,.@-)"),
-                    ));
-                }
-            }
-        }
-        let ns = &self.metrics.namespace;
-        if ns.is_empty()
-            || ns.len() > 255
-            || ns.starts_with("AWS/")
-            || !ns
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c))
-        {
-            return Err(err(
-                "metrics.namespace".into(),
-                format!("\"{ns}\" is not a custom CloudWatch namespace (1-255 of a-z A-Z 0-9 . - _ / # :, not starting with AWS/)"),
-            ));
-        }
-        if let Some(r) = &self.metrics.region {
-            if !regions::is_known(r) {
-                return Err(err(
-                    "metrics.region".into(),
-                    format!("\"{r}\" is not a region"),
                 ));
             }
         }
@@ -511,18 +435,12 @@ impl Config {
     }
 
     /// The probes a target runs, de-duplicated, in dependency order.
-    pub fn probes_for(&self, target: &Target) -> Vec<ProbeKind> {
-        let mut probes = target
-            .probes
-            .clone()
-            .unwrap_or_else(|| self.defaults.probes.clone());
-        probes.sort();
-        probes.dedup();
-        probes
+    pub fn probes_for<'a>(&'a self, target: &'a Target) -> &'a Probes {
+        target.probes.as_ref().unwrap_or(&self.defaults.probes)
     }
 
     /// The per-probe timeout of a target.
-    pub fn timeout_for(&self, target: &Target) -> u64 {
+    pub fn timeout_for(&self, target: &Target) -> TimeoutMs {
         target.timeout_ms.unwrap_or(self.defaults.timeout_ms)
     }
 }
@@ -534,17 +452,11 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-fn check_regions<F>(list: &[String], path: &str, err: &F) -> Result<(), ConfigError>
+fn no_duplicates<F>(list: &[Region], path: &str, err: &F) -> Result<(), ConfigError>
 where
     F: Fn(String, String) -> ConfigError,
 {
     for (j, r) in list.iter().enumerate() {
-        if !regions::is_known(r) {
-            return Err(err(
-                format!("{path}[{j}]"),
-                format!("\"{r}\" is not a region"),
-            ));
-        }
         if list[..j].contains(r) {
             return Err(err(
                 format!("{path}[{j}]"),
@@ -553,81 +465,6 @@ where
         }
     }
     Ok(())
-}
-
-fn check_timeout<F>(ms: u64, path: &str, err: &F) -> Result<(), ConfigError>
-where
-    F: Fn(String, String) -> ConfigError,
-{
-    if !(50..=300_000).contains(&ms) {
-        return Err(err(
-            path.to_string(),
-            format!("{ms} is out of range (50 to 300000 ms)"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_key<F>(
-    key: &BTreeMap<String, serde_json::Value>,
-    path: &str,
-    err: &F,
-) -> Result<(), ConfigError>
-where
-    F: Fn(String, String) -> ConfigError,
-{
-    if key.is_empty() || key.len() > 2 {
-        return Err(err(
-            path.to_string(),
-            "must name the partition key and, for a composite key, the sort key".into(),
-        ));
-    }
-    for (name, value) in key {
-        let p = format!("{path}.{name}");
-        let obj = value.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
-            err(
-                p.clone(),
-                "must be DynamoDB JSON with one type, e.g. {\"S\": \"__canary__\"}".into(),
-            )
-        })?;
-        let (ty, v) = obj.iter().next().expect("filtered to one entry");
-        let ok = match ty.as_str() {
-            "S" | "B" => v.as_str().is_some_and(|s| !s.is_empty()),
-            "N" => v
-                .as_str()
-                .is_some_and(|s| s.parse::<f64>().is_ok_and(f64::is_finite)),
-            _ => false,
-        };
-        if !ok {
-            return Err(err(
-                p,
-                format!("{ty}: key attributes must be S, N (a number as a string) or B (base64), non-empty"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn valid_table_name(name: &str) -> bool {
-    if let Some(rest) = name.strip_prefix("arn:") {
-        return rest.contains(":dynamodb:") && rest.contains(":table/");
-    }
-    (3..=255).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-}
-
-fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && parts[2] == "iam"
-        && parts[4].len() == 12
-        && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && parts[5].starts_with("role/")
-        && parts[5].len() > 5
 }
 
 #[cfg(test)]
@@ -654,9 +491,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.targets.len(), 2);
         assert_eq!(c.targets[1].expect, Expectation::Deny);
-        assert_eq!(c.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(c.concurrency.get(), DEFAULT_CONCURRENCY);
         assert_eq!(c.metrics.detail, Detail::Summary);
-        assert_eq!(c.probes_for(&c.targets[0]), vec![ProbeKind::Describe]);
+        assert_eq!(c.probes_for(&c.targets[0]).kinds(), [ProbeKind::Describe]);
     }
 
     #[test]
@@ -746,5 +583,79 @@ mod tests {
         let e =
             parse(r#"{"targets":[{"table":"abc"}],"defaults":{"timeout_ms":"fast"}}"#).unwrap_err();
         assert!(e.contains("defaults.timeout_ms"), "{e}");
+    }
+
+    #[test]
+    fn a_b_key_that_is_not_base64_is_refused_at_load() {
+        let e = parse(r#"{"targets":[{"table":"abc"},{"table":"abc","probes":["read"],"key":{"pk":{"B":"***"}}}]}"#)
+            .unwrap_err();
+        assert!(e.contains("targets[1].key.pk: B:"), "{e}");
+        assert!(e.contains("is not base64"), "{e}");
+    }
+
+    #[test]
+    fn valid_values_of_every_kind_are_accepted() {
+        let c = parse(
+            r#"{"expect":{"account":"123456789012","role":"CanaryRole"},
+                "defaults":{"regions":["eu-west-1"],"probes":["read","describe","read"],"timeout_ms":50},
+                "targets":[
+                  {"table":"arn:aws:dynamodb:us-east-1:210987654321:table/ledger",
+                   "role_arn":"arn:aws:iam::210987654321:role/path/CanaryReader",
+                   "external_id":"xyz-123","session_name":"canary",
+                   "key":{"pk":{"N":"-12.5"},"sk":{"B":"aGk="}},"probes":["write"],
+                   "ttl_attribute":"ttl","timeout_ms":300000,"regions":"replicas","home_region":"us-east-1"}],
+                "metrics":{"namespace":"Team/Canary","sink":"emf","detail":"probe","region":"us-west-2"},
+                "concurrency":256,"deadline_ms":900000,"expiry_warning_seconds":60}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.defaults.probes.kinds(),
+            [ProbeKind::Describe, ProbeKind::Read],
+            "sorted and de-duplicated"
+        );
+        let t = &c.targets[0];
+        assert_eq!(t.table.name(), "ledger");
+        assert_eq!(t.role_arn.as_ref().unwrap().name(), "CanaryReader");
+        assert_eq!(t.regions, Some(Regions::Replicas));
+        assert_eq!(
+            t.key.as_ref().unwrap().names().collect::<Vec<_>>(),
+            ["pk", "sk"]
+        );
+        assert_eq!(c.timeout_for(t).get(), 300_000);
+        assert_eq!(c.concurrency.get(), 256);
+        // What loads serialises back to what it was given.
+        let again = Config::from_value(serde_json::to_value(&c).unwrap(), "again").unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn cross_field_rules() {
+        let e = parse(r#"{"targets":[{"table":"abc","regions":["us-east-1","us-east-1"]}]}"#)
+            .unwrap_err();
+        assert!(
+            e.contains("targets[0].regions[1]: \"us-east-1\" is listed twice"),
+            "{e}"
+        );
+        let e = parse(
+            r#"{"defaults":{"regions":["us-east-1","us-east-1"]},"targets":[{"table":"abc"}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("defaults.regions[1]"), "{e}");
+        let e = parse(r#"{"targets":[{"table":"abc","external_id":"xyz"}]}"#).unwrap_err();
+        assert!(
+            e.contains("targets[0].role_arn: external_id and session_name need role_arn"),
+            "{e}"
+        );
+        let e = parse(r#"{"targets":[{"table":"abc","session_name":"xyz"}]}"#).unwrap_err();
+        assert!(e.contains("targets[0].role_arn"), "{e}");
+        let e = parse(r#"{"targets":[{"table":"abc","probes":[]}]}"#).unwrap_err();
+        assert!(
+            e.contains("targets[0].probes: must list at least one probe"),
+            "{e}"
+        );
+        let e = parse(r#"{"defaults":{"probes":[]},"targets":[{"table":"abc"}]}"#).unwrap_err();
+        assert!(e.contains("defaults.probes"), "{e}");
+        let e = parse(r#"{"targets":[{"table":"abc","write":true}]}"#).unwrap_err();
+        assert!(e.contains("targets[0]") && e.contains("write"), "{e}");
     }
 }
