@@ -1,16 +1,22 @@
 //! The command line: `check`, `metrics` and `doctor`, with exit codes
 //! 0 healthy, 1 unhealthy, 2 usage or configuration error.
+//!
+//! Every command is a function from its arguments to a [`CommandOutput`]:
+//! the text for stdout and stderr and the exit code. Only `main.rs` prints,
+//! except that `check` streams EMF lines to the writer it is given.
 
 use crate::clients::{AwsClients, ClientOptions};
 use crate::config::{
     Config, DeadlineMs, Expectation, ProbeKind, Probes, Region, Regions, SentinelKey, SinkKind,
     TableRef, Target, TimeoutMs,
 };
+use crate::doctor::{self, DoctorOptions};
 use crate::error::ConfigError;
 use crate::run::{self, Canary};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Exit code of a healthy run.
@@ -38,7 +44,7 @@ pub enum Command {
     /// Show the CloudWatch metrics a configuration publishes and what they cost.
     Metrics(MetricsArgs),
     /// Explain where the credentials come from and why authentication fails.
-    Doctor(crate::doctor::DoctorArgs),
+    Doctor(DoctorArgs),
 }
 
 /// Output formats.
@@ -112,27 +118,106 @@ pub struct MetricsArgs {
     pub contract: bool,
 }
 
-/// Parses the command line and runs it; returns the process exit code.
-pub async fn main(cli: Cli) -> ExitCode {
-    let code = match cli.command {
-        Command::Check(args) => check(args).await,
+/// Arguments of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Profile to examine (default: AWS_PROFILE or "default").
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// Region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's).
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// Also probe this table (DescribeTable) with the credentials found.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Endpoint for every service, as for `check`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: OutputFormat,
+    /// Timeout per call in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 3_000)]
+    pub timeout_ms: u64,
+}
+
+impl DoctorArgs {
+    /// What `doctor` examines.
+    pub fn options(&self) -> Result<DoctorOptions, ConfigError> {
+        let table = match &self.table {
+            Some(t) => Some(flag("--table", TableRef::parse(t.as_str()))?),
+            None => None,
+        };
+        Ok(DoctorOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            table,
+            endpoint_url: self.endpoint_url.clone(),
+            timeout: Duration::from_millis(self.timeout_ms),
+        })
+    }
+}
+
+/// What a command produced: `main` writes `stdout` and `stderr` and exits
+/// with `exit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Text for stdout (the report), newline-terminated when not empty.
+    pub stdout: String,
+    /// Text for stderr (`error: ...`), newline-terminated when not empty.
+    pub stderr: String,
+    /// The process exit code.
+    pub exit: u8,
+}
+
+impl CommandOutput {
+    /// A report on stdout.
+    pub fn report(stdout: String, exit: u8) -> CommandOutput {
+        CommandOutput {
+            stdout,
+            stderr: String::new(),
+            exit,
+        }
+    }
+
+    /// `error: {e}: {its sources}` on stderr, exit 2.
+    pub fn usage_error(e: &(dyn std::error::Error + 'static)) -> CommandOutput {
+        CommandOutput {
+            stdout: String::new(),
+            stderr: format!("error: {}\n", crate::error::chain(e)),
+            exit: EXIT_USAGE,
+        }
+    }
+}
+
+/// Runs the parsed command line. `check` streams EMF lines to `emf_out`
+/// (stderr on the command line) while it runs; everything else is returned.
+pub async fn run(cli: Cli, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
+    match cli.command {
+        Command::Check(args) => check(args, emf_out).await,
         Command::Metrics(args) => metrics(args),
-        Command::Doctor(args) => crate::doctor::run(args).await,
-    };
-    ExitCode::from(code)
+        Command::Doctor(args) => doctor(args).await,
+    }
 }
 
-fn usage_error(e: &(dyn std::error::Error + 'static)) -> u8 {
-    eprintln!("error: {}", crate::error::chain(e));
-    EXIT_USAGE
-}
-
-/// Parses one flag's value, naming the flag when it is not valid.
-fn flag<T>(name: &str, parsed: Result<T, String>) -> Result<T, ConfigError> {
-    parsed.map_err(|message| ConfigError::Flag {
-        flag: name.to_string(),
-        message,
-    })
+/// The report in the chosen format: pretty JSON or the human rendering.
+fn render<T: Serialize>(
+    format: OutputFormat,
+    value: &T,
+    human: impl FnOnce(&T) -> String,
+    json_error: &str,
+    exit: u8,
+) -> CommandOutput {
+    match format {
+        OutputFormat::Json => match serde_json::to_string_pretty(value) {
+            Ok(s) => CommandOutput::report(s + "\n", exit),
+            Err(e) => CommandOutput {
+                stderr: format!("error: {json_error}{e}\n"),
+                ..CommandOutput::report(String::new(), EXIT_USAGE)
+            },
+        },
+        OutputFormat::Human => CommandOutput::report(human(value), exit),
+    }
 }
 
 /// Loads the configuration from a file, or from CANARY_CONFIG.
@@ -150,6 +235,14 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
             _ => Err(ConfigError::Missing),
         },
     }
+}
+
+/// Parses one flag's value, naming the flag when it is not valid.
+fn flag<T>(name: &str, parsed: Result<T, String>) -> Result<T, ConfigError> {
+    parsed.map_err(|message| ConfigError::Flag {
+        flag: name.to_string(),
+        message,
+    })
 }
 
 fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
@@ -220,10 +313,10 @@ fn check_config(args: &CheckArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-async fn check(args: CheckArgs) -> u8 {
+async fn check(args: CheckArgs, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
     let config = match check_config(&args) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return CommandOutput::usage_error(&e),
     };
     let opts = ClientOptions {
         region: args.regions.first().cloned(),
@@ -232,26 +325,25 @@ async fn check(args: CheckArgs) -> u8 {
     };
     let clients = match AwsClients::load(&opts).await {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return CommandOutput::usage_error(&e),
     };
     let canary = Canary::new(clients);
     let start = Instant::now();
     let deadline = start + Duration::from_millis(config.deadline_ms.get());
     let publish_deadline = deadline + Duration::from_secs(5);
-    let mut stderr = std::io::stderr();
-    let report = run::check(&canary, &config, deadline, publish_deadline, &mut stderr).await;
-    match args.output {
-        OutputFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return usage_error(&e),
-        },
-        OutputFormat::Human => print!("{}", report.render_human()),
-    }
-    if report.healthy {
+    let report = run::check(&canary, &config, deadline, publish_deadline, emf_out).await;
+    let exit = if report.healthy {
         EXIT_HEALTHY
     } else {
         EXIT_UNHEALTHY
-    }
+    };
+    render(
+        args.output,
+        &report,
+        |r| r.render_human(),
+        "cannot render the report: ",
+        exit,
+    )
 }
 
 /// The region the cost estimate assumes for targets that name none: the
@@ -264,22 +356,112 @@ fn cost_region() -> Region {
         .unwrap_or_else(|| Region::parse("us-east-1").unwrap_or_else(|_| unreachable!()))
 }
 
-fn metrics(args: MetricsArgs) -> u8 {
+fn metrics(args: MetricsArgs) -> CommandOutput {
     if args.contract {
-        println!("{}", crate::metrics::contract_json());
-        return EXIT_HEALTHY;
+        return CommandOutput::report(
+            format!("{}\n", crate::metrics::contract_json()),
+            EXIT_HEALTHY,
+        );
     }
     let config = match load_config(args.config.as_ref()) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return CommandOutput::usage_error(&e),
     };
     let e = crate::cost::estimate(&config, &cost_region(), args.schedule_minutes);
-    match args.output {
-        OutputFormat::Json => match serde_json::to_string_pretty(&e) {
-            Ok(s) => println!("{s}"),
-            Err(err) => return usage_error(&err),
-        },
-        OutputFormat::Human => print!("{}", e.render_human()),
+    render(args.output, &e, |e| e.render_human(), "", EXIT_HEALTHY)
+}
+
+async fn doctor(args: DoctorArgs) -> CommandOutput {
+    let options = match args.options() {
+        Ok(o) => o,
+        Err(e) => return CommandOutput::usage_error(&e),
+    };
+    let report = doctor::diagnose(&options).await;
+    let exit = if report.has_problem() {
+        EXIT_UNHEALTHY
+    } else {
+        EXIT_HEALTHY
+    };
+    render(
+        args.output,
+        &report,
+        doctor::render,
+        "cannot render the report: ",
+        exit,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn run_args(args: &[&str]) -> (CommandOutput, Vec<u8>) {
+        let cli = Cli::try_parse_from(
+            std::iter::once("dynamodb-auth-canary").chain(args.iter().copied()),
+        )
+        .unwrap();
+        let mut emf = Vec::new();
+        let out = run(cli, &mut emf).await;
+        (out, emf)
     }
-    EXIT_HEALTHY
+
+    #[tokio::test]
+    async fn the_contract_is_one_json_line_on_stdout() {
+        let (out, emf) = run_args(&["metrics", "--contract"]).await;
+        assert_eq!(out.exit, EXIT_HEALTHY);
+        assert!(out.stderr.is_empty());
+        assert!(emf.is_empty());
+        assert!(out.stdout.ends_with("}\n"), "{}", out.stdout);
+        assert_eq!(out.stdout.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v, crate::metrics::contract_json());
+    }
+
+    #[tokio::test]
+    async fn a_configuration_error_is_on_stderr_with_exit_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        let path = missing.to_str().unwrap();
+        for args in [
+            vec!["check", "--config", path],
+            vec!["metrics", "--config", path],
+        ] {
+            let (out, emf) = run_args(&args).await;
+            assert_eq!(out.exit, EXIT_USAGE, "{args:?}");
+            assert!(out.stdout.is_empty());
+            assert!(emf.is_empty());
+            assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+            assert!(out.stderr.contains("missing.json"), "{}", out.stderr);
+            assert!(out.stderr.ends_with('\n'));
+        }
+    }
+
+    #[test]
+    fn doctor_args_become_options() {
+        let cli = Cli::try_parse_from([
+            "dynamodb-auth-canary",
+            "doctor",
+            "--profile",
+            "ops",
+            "--table",
+            "orders",
+            "--timeout-ms",
+            "250",
+        ])
+        .unwrap();
+        let Command::Doctor(args) = cli.command else {
+            panic!("not doctor");
+        };
+        assert_eq!(args.output, OutputFormat::Human);
+        assert_eq!(
+            args.options().unwrap(),
+            DoctorOptions {
+                profile: Some("ops".into()),
+                region: None,
+                table: Some(TableRef::parse("orders").unwrap()),
+                endpoint_url: None,
+                timeout: Duration::from_millis(250),
+            }
+        );
+    }
 }

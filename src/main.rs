@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use dynamodb_auth_canary::{cli, clients, lambda, run};
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -21,7 +22,27 @@ fn main() -> ExitCode {
     } else {
         let parsed = cli::Cli::parse();
         init_cli_logging();
-        runtime.block_on(cli::main(parsed))
+        // EMF lines go to stderr as the run produces them; stdout stays the report.
+        let out = runtime.block_on(cli::run(parsed, &mut std::io::stderr()));
+        ExitCode::from(write_out(&out))
+    }
+}
+
+/// Writes a command's output; returns the exit code. A closed stdout (a
+/// pipe into `head`) is not an error of the command.
+fn write_out(out: &cli::CommandOutput) -> u8 {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_all(out.stdout.as_bytes())
+        .and_then(|()| stdout.flush());
+    let _ = std::io::stderr().write_all(out.stderr.as_bytes());
+    match written {
+        Ok(()) => out.exit,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => out.exit,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+            cli::EXIT_USAGE
+        }
     }
 }
 
@@ -53,7 +74,10 @@ fn init_cli_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Every log line is scrubbed of key ids and tokens, the SDK's own
+        // debug lines included.
+        .with_writer(|| dynamodb_auth_canary::redact::ScrubbingWriter(std::io::stderr()))
+        .with_ansi(false)
         .with_target(false)
         .init();
 }

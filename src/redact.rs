@@ -18,18 +18,65 @@ pub fn mask_key_id(id: &str) -> String {
 /// Replaces access key ids (masked) and long opaque tokens (removed) in `text`,
 /// folds it onto one line and caps its length.
 pub fn redact(text: &str) -> String {
+    let folded: String = scrub(text).split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate(&folded, 400)
+}
+
+/// Replaces access key ids (masked) and long opaque tokens (removed) in
+/// `text`, keeping its layout: for log lines.
+pub fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in split_keep(text) {
-        if is_key_id(word) {
-            out.push_str(&mask_key_id(word));
-        } else if looks_like_secret(word) {
+        if looks_like_secret(word) {
             out.push_str("[redacted]");
         } else {
-            out.push_str(word);
+            mask_key_ids_in(word, &mut out);
         }
     }
-    let folded: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate(&folded, 400)
+    out
+}
+
+/// Copies `word`, masking every access key id inside it: a key id can stand
+/// inside a longer word, as in `Credential=AKIA.../20261126/us-east-1/...`.
+fn mask_key_ids_in(word: &str, out: &mut String) {
+    let bytes = word.as_bytes();
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 4 <= bytes.len() {
+        let prefix = &bytes[i..i + 4];
+        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if starts_word && (prefix == b"AKIA" || prefix == b"ASIA") {
+            let len = bytes[i..]
+                .iter()
+                .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                .count();
+            if is_key_id(&word[i..i + len]) {
+                out.push_str(&word[copied..i]);
+                out.push_str(&mask_key_id(&word[i..i + len]));
+                i += len;
+                copied = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&word[copied..]);
+}
+
+/// A writer for log lines that scrubs each write before passing it on.
+#[derive(Debug)]
+pub struct ScrubbingWriter<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for ScrubbingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .write_all(scrub(&String::from_utf8_lossy(buf)).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut.
@@ -75,14 +122,16 @@ fn is_key_id(word: &str) -> bool {
 /// A 40-character secret key, or a long base64 blob such as a session token:
 /// only base64 characters, mixed case and digits. Role paths and table names
 /// carry `-` or `_`, which base64 never does; ARNs are split at their `:`.
+/// A blob of 100 or more characters is a token whatever its case (a peer may
+/// echo one upper-cased); request ids (52 characters) stay readable.
 fn looks_like_secret(word: &str) -> bool {
-    word.len() >= 32
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
-        && word.bytes().any(|b| b.is_ascii_lowercase())
+    let base64 = word
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+    let mixed = word.bytes().any(|b| b.is_ascii_lowercase())
         && word.bytes().any(|b| b.is_ascii_uppercase())
-        && word.bytes().any(|b| b.is_ascii_digit())
+        && word.bytes().any(|b| b.is_ascii_digit());
+    base64 && ((word.len() >= 32 && mixed) || word.len() >= 100)
 }
 
 #[cfg(test)]
@@ -116,6 +165,40 @@ mod tests {
     fn leaves_aws_messages_readable() {
         let s = "User: arn:aws:sts::123456789012:assumed-role/CanaryRole-Prod/canary-session-2026 is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/orders";
         assert_eq!(redact(s), s);
+    }
+
+    #[test]
+    fn key_ids_inside_words_and_upper_case_tokens() {
+        let echoed = "Authorization: AWS4-HMAC-SHA256 Credential=AKIAPLANTEDEXAMPLE01/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host";
+        let r = scrub(echoed);
+        assert!(!r.contains("AKIAPLANTEDEXAMPLE01"), "{r}");
+        assert!(
+            r.contains("Credential=AKIA************LE01/20261126/us-east-1"),
+            "{r}"
+        );
+        let token = "IQOJB3JPZ2LUX2VJEARNH8ACXVZLWVHC3QTMSJHMEUCIQD/4Z+TB3JN9PQ".repeat(3);
+        assert_eq!(
+            scrub(&format!("x-amz-security-token: {token}")),
+            "x-amz-security-token: [redacted]"
+        );
+        let request_id = "6KQ3V1E2JCUHJNRQ0GRDOPB1U7VV4KQNSO5AEMVJF66Q9ASUAAJG";
+        assert_eq!(scrub(request_id), request_id);
+        assert_eq!(
+            scrub("DEBUG access_key_id: \"ASIAPLANTEDEXAMPLE02\"\n  next"),
+            "DEBUG access_key_id: \"ASIA************LE02\"\n  next"
+        );
+        assert_eq!(scrub("BASIAN AKIAX"), "BASIAN AKIAX");
+    }
+
+    #[test]
+    fn the_scrubbing_writer_scrubs_what_it_writes() {
+        use std::io::Write;
+        let mut w = ScrubbingWriter(Vec::new());
+        writeln!(w, "key AKIAIOSFODNN7EXAMPLE").unwrap();
+        assert_eq!(
+            String::from_utf8(w.0).unwrap(),
+            "key AKIA************MPLE\n"
+        );
     }
 
     #[test]

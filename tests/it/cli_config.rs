@@ -1,13 +1,22 @@
 //! Bad configuration and usage: exit 2 and a message naming the field.
 
-use crate::support::canary;
+use crate::support::{canary, REFUSED};
 
 fn with_config(text: &str) -> crate::support::Run {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.json");
     std::fs::write(&path, text).unwrap();
     let creds = crate::support::dummy_creds();
-    canary(&["check", "--config", path.to_str().unwrap()], &creds.env())
+    canary(
+        &[
+            "check",
+            "--config",
+            path.to_str().unwrap(),
+            "--endpoint-url",
+            REFUSED,
+        ],
+        &creds.env(),
+    )
 }
 
 #[test]
@@ -53,7 +62,16 @@ fn bad_region_exits_2_naming_the_path() {
 #[test]
 fn missing_file_and_missing_config_exit_2() {
     let creds = crate::support::dummy_creds();
-    let r = canary(&["check", "--config", "/nonexistent/c.json"], &creds.env());
+    let r = canary(
+        &[
+            "check",
+            "--config",
+            "/nonexistent/c.json",
+            "--endpoint-url",
+            REFUSED,
+        ],
+        &creds.env(),
+    );
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
@@ -61,7 +79,7 @@ fn missing_file_and_missing_config_exit_2() {
         "{}",
         r.stderr
     );
-    let r = canary(&["check"], &creds.env());
+    let r = canary(&["check", "--endpoint-url", REFUSED], &creds.env());
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no configuration"), "{}", r.stderr);
 }
@@ -73,7 +91,7 @@ fn invalid_canary_config_variable_exits_2() {
         "CANARY_CONFIG".into(),
         r#"{"targets":[{"table":"orders","expect":"maybe"}]}"#.into(),
     ));
-    let r = canary(&["check"], &env);
+    let r = canary(&["check", "--endpoint-url", REFUSED], &env);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("CANARY_CONFIG: targets[0].expect"),
@@ -86,7 +104,10 @@ fn invalid_canary_config_variable_exits_2() {
 fn no_region_anywhere_is_a_clear_error_not_a_panic() {
     let mut env = crate::support::dummy_creds().env();
     env.push(("AWS_REGION".into(), String::new()));
-    let r = canary(&["check", "--table", "orders"], &env);
+    let r = canary(
+        &["check", "--table", "orders", "--endpoint-url", REFUSED],
+        &env,
+    );
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("no AWS region"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"));
@@ -96,7 +117,15 @@ fn no_region_anywhere_is_a_clear_error_not_a_panic() {
 fn bad_region_flag_and_endpoint_are_usage_errors() {
     let env = crate::support::dummy_creds().env();
     let r = canary(
-        &["check", "--table", "orders", "--region", "us-east-9"],
+        &[
+            "check",
+            "--table",
+            "orders",
+            "--region",
+            "us-east-9",
+            "--endpoint-url",
+            REFUSED,
+        ],
         &env,
     );
     assert_eq!(r.code, 2);
@@ -122,14 +151,36 @@ fn bad_region_flag_and_endpoint_are_usage_errors() {
         "{}",
         r.stderr
     );
-    let r = canary(&["check", "--table", "orders", "--sink", "s3"], &env);
+    let r = canary(
+        &[
+            "check",
+            "--table",
+            "orders",
+            "--sink",
+            "s3",
+            "--endpoint-url",
+            REFUSED,
+        ],
+        &env,
+    );
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("'s3'") && r.stderr.contains("cloudwatch"),
         "{}",
         r.stderr
     );
-    let r = canary(&["check", "--table", "orders", "--probe", "scan"], &env);
+    let r = canary(
+        &[
+            "check",
+            "--table",
+            "orders",
+            "--probe",
+            "scan",
+            "--endpoint-url",
+            REFUSED,
+        ],
+        &env,
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("scan"), "{}", r.stderr);
 }

@@ -6,6 +6,11 @@ use serde_json::Value;
 fn doctor(args: &[&str], env: &[(String, String)]) -> (i32, Value, String) {
     let mut a = vec!["doctor", "--output", "json"];
     a.extend_from_slice(args);
+    if !args.contains(&"--endpoint-url") {
+        // Nothing is called without credentials; should anything be, it
+        // meets a refused loopback port.
+        a.extend_from_slice(&["--endpoint-url", crate::support::REFUSED]);
+    }
     let r = canary(&a, env);
     let j: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
     (r.code, j, r.stderr)
@@ -114,16 +119,31 @@ fn aws_profile_naming_a_missing_profile_is_the_first_finding() {
 
 #[test]
 fn no_credentials_anywhere_lists_each_provider_and_never_contacts_metadata() {
-    let (code, j, _) = doctor(&[], &[]);
+    // Point instance metadata at a loopback listener: were the disabled
+    // provider contacted anyway, the listener would see the request.
+    let imds = crate::support::FixedServer::start(|_| Some((404, vec![], Vec::new())));
+    let env = vec![(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT".to_string(),
+        imds.url.clone(),
+    )];
+    let (code, j, _) = doctor(&[], &env);
+    assert!(
+        imds.requests().is_empty(),
+        "instance metadata was contacted: {:?}",
+        imds.requests()
+    );
     assert_eq!(code, 1);
     for p in ["Environment", "Profile", "WebIdentityToken", "EcsContainer"] {
         let s = step(&j, p);
         assert_eq!(s["status"], "not_configured", "{p}: {s}");
         assert!(!s["detail"].as_str().unwrap().is_empty());
     }
-    let imds = step(&j, "Ec2InstanceMetadata");
-    assert_eq!(imds["status"], "disabled");
-    assert!(imds["detail"].as_str().unwrap().contains("not contacted"));
+    let step_imds = step(&j, "Ec2InstanceMetadata");
+    assert_eq!(step_imds["status"], "disabled");
+    assert!(step_imds["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not contacted"));
     assert!(j["credentials"].is_null());
     assert!(finding_ids(&j).contains(&"no_credentials".to_string()));
 }
@@ -164,7 +184,7 @@ fn session_token_with_static_keys_that_the_service_rejects() {
 
 #[test]
 fn human_doctor_output_ends_with_findings() {
-    let r = canary(&["doctor"], &[]);
+    let r = canary(&["doctor", "--endpoint-url", crate::support::REFUSED], &[]);
     assert_eq!(r.code, 1);
     assert!(
         r.stdout.contains("Credential provider chain"),

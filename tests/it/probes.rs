@@ -336,6 +336,11 @@ fn through_dynalite(mode: &str, var: &str) -> Value {
     let env = vec![
         (var.to_string(), p.url.clone()),
         ("AWS_ENDPOINT_URL_STS".into(), moto().url.clone()),
+        // The sink is none; were metrics sent anyway, they would stay local.
+        (
+            "AWS_ENDPOINT_URL_CLOUDWATCH".into(),
+            crate::support::REFUSED.into(),
+        ),
     ];
     let r = check(&c, &creds, &[], &env);
     r.json()["probes"][0].clone()

@@ -95,8 +95,9 @@ fn no_command_prints_a_secret_key_or_session_token() {
     }
     // The success path too, with real keys: the report carries no secret.
     let (_, real) = m.user(&["dynamodb:DescribeTable"], &["*".to_string()]);
+    let table = m.table(&["us-east-1"], false);
     let r = check(
-        &json!({"targets": [{"table": "orders"}]}),
+        &json!({"targets": [{"table": table}]}),
         &real,
         &["--endpoint-url", &m.url],
         &[("CANARY_LOG".into(), "debug".into())],

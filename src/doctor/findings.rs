@@ -1,0 +1,571 @@
+//! The findings: what is most likely wrong, in order of likelihood, each with
+//! what to do. Computed from a report and a few facts the report's JSON must
+//! not hold (unmasked keys) or does not (the environment).
+
+use super::chain::{ProfileAbsence, Provider, ProviderStatus, Winner};
+use super::DoctorReport;
+use crate::classify::Class;
+use crate::config::DEFAULT_EXPIRY_WARNING_SECONDS;
+use crate::report::Outcome;
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+
+/// Clock skew beyond which signatures are rejected (AWS allows 5 minutes).
+const MAX_CLOCK_SKEW_SECONDS: i64 = 240;
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Something is wrong: `doctor` exits 1.
+    Problem,
+    /// Worth knowing, not wrong in itself.
+    Note,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Problem => "problem",
+            Severity::Note => "note",
+        })
+    }
+}
+
+/// What a finding is about; serialised as its stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingKind {
+    /// The region or endpoint settings are unusable (`configuration`).
+    Configuration,
+    /// `AWS_PROFILE` names a profile that does not exist (`profile_missing`).
+    ProfileMissing,
+    /// The profile exists but its provider failed (`profile_broken`).
+    ProfileBroken,
+    /// No provider supplied credentials (`no_credentials`).
+    NoCredentials,
+    /// Environment keys win over `AWS_PROFILE` (`env_overrides_profile`).
+    EnvOverridesProfile,
+    /// A session token with an AKIA key (`token_with_long_term_key`).
+    TokenWithLongTermKey,
+    /// An ASIA key without its token (`temporary_key_without_token`).
+    TemporaryKeyWithoutToken,
+    /// GetCallerIdentity failed: the id is the class itself.
+    Identity(Class),
+    /// The credentials have expired (`credentials_expired`).
+    CredentialsExpired,
+    /// The credentials expire soon (`credentials_expiring`).
+    CredentialsExpiring,
+    /// The local clock is off (`clock_skew`).
+    ClockSkew,
+    /// The table probe failed: the id is `table_` and the class.
+    Table(Class),
+    /// An endpoint override is in effect (`endpoint_override`).
+    EndpointOverride,
+}
+
+impl FindingKind {
+    /// The stable id, as in the JSON.
+    pub fn id(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            FindingKind::Configuration => "configuration",
+            FindingKind::ProfileMissing => "profile_missing",
+            FindingKind::ProfileBroken => "profile_broken",
+            FindingKind::NoCredentials => "no_credentials",
+            FindingKind::EnvOverridesProfile => "env_overrides_profile",
+            FindingKind::TokenWithLongTermKey => "token_with_long_term_key",
+            FindingKind::TemporaryKeyWithoutToken => "temporary_key_without_token",
+            FindingKind::Identity(class) => class.as_str(),
+            FindingKind::CredentialsExpired => "credentials_expired",
+            FindingKind::CredentialsExpiring => "credentials_expiring",
+            FindingKind::ClockSkew => "clock_skew",
+            FindingKind::Table(class) => return Cow::Owned(format!("table_{class}")),
+            FindingKind::EndpointOverride => "endpoint_override",
+        })
+    }
+}
+
+impl Serialize for FindingKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.id())
+    }
+}
+
+/// A finding: something likely wrong, and what to do about it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// What it is about, serialised as its stable id.
+    #[serde(rename = "id")]
+    pub kind: FindingKind,
+    /// The related class.
+    pub class: Class,
+    /// Whether it is a problem or a note.
+    pub severity: Severity,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do.
+    pub action: String,
+}
+
+impl Finding {
+    /// A finding that is a problem.
+    pub fn problem(kind: FindingKind, class: Class, problem: String, action: &str) -> Finding {
+        Finding {
+            kind,
+            class,
+            severity: Severity::Problem,
+            problem,
+            action: action.to_string(),
+        }
+    }
+}
+
+/// What the findings need beyond the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts<'a> {
+    /// Whether `AWS_PROFILE` is set.
+    pub aws_profile_set: bool,
+    /// The credentials that won, unmasked.
+    pub winner: Option<&'a Winner>,
+    /// Set when the profile provider had nothing because the profile does
+    /// not exist.
+    pub profile_absence: Option<ProfileAbsence>,
+}
+
+/// Findings, most likely cause first.
+pub fn findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = profile_finding(r, facts).into_iter().collect();
+    out.extend(winner_findings(r, facts));
+    out.extend(identity_finding(r));
+    out.extend(expiry_finding(r));
+    out.extend(clock_skew_finding(r));
+    out.extend(table_finding(r));
+    if let Some(f) = endpoint_override_finding(r) {
+        // When the service did not answer, the override is the likeliest cause.
+        if f.severity == Severity::Problem {
+            out.insert(0, f);
+        } else {
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn profile_finding(r: &DoctorReport, facts: &Facts<'_>) -> Option<Finding> {
+    let step = r.chain.iter().find(|s| s.provider == Provider::Profile)?;
+    if facts.aws_profile_set
+        && step.status != ProviderStatus::Supplied
+        && facts.profile_absence.is_some()
+    {
+        Some(Finding::problem(
+            FindingKind::ProfileMissing,
+            Class::CredentialsError,
+            format!("AWS_PROFILE names profile \"{}\", which does not exist in the config or credentials file", r.profile),
+            "fix AWS_PROFILE, or add the profile to ~/.aws/config (AWS_CONFIG_FILE) or ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE)",
+        ))
+    } else if step.status == ProviderStatus::Failed {
+        Some(Finding::problem(
+            FindingKind::ProfileBroken,
+            Class::CredentialsError,
+            format!(
+                "profile \"{}\" is configured but failed: {}",
+                r.profile, step.detail
+            ),
+            Class::CredentialsError.hint(),
+        ))
+    } else {
+        None
+    }
+}
+
+fn winner_findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
+    let Some(winner) = facts.winner else {
+        return vec![Finding::problem(
+            FindingKind::NoCredentials,
+            Class::CredentialsMissing,
+            "no provider in the chain supplied credentials (see the chain above for each one's reason)".into(),
+            Class::CredentialsMissing.hint(),
+        )];
+    };
+    let mut out = Vec::new();
+    if winner.provider == Provider::Environment && facts.aws_profile_set {
+        out.push(Finding::problem(
+            FindingKind::EnvOverridesProfile,
+            Class::IdentityMismatch,
+            format!("AWS_PROFILE={} is set, but keys in AWS_ACCESS_KEY_ID win: the profile is not used", r.profile),
+            "unset AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN to use the profile, or unset AWS_PROFILE",
+        ));
+    }
+    let key = winner.credentials.access_key_id();
+    let token = winner.credentials.session_token().is_some();
+    if key.starts_with("AKIA") && token {
+        out.push(Finding::problem(
+            FindingKind::TokenWithLongTermKey,
+            Class::AuthInvalidToken,
+            "a session token is set together with a long-term (AKIA) access key: a leftover AWS_SESSION_TOKEN makes AWS reject the request".into(),
+            "unset AWS_SESSION_TOKEN, or set all three values from the same temporary credentials",
+        ));
+    }
+    if key.starts_with("ASIA") && !token {
+        out.push(Finding::problem(
+            FindingKind::TemporaryKeyWithoutToken,
+            Class::AuthInvalidToken,
+            "a temporary (ASIA) access key has no session token".into(),
+            "set AWS_SESSION_TOKEN from the same credentials",
+        ));
+    }
+    out
+}
+
+fn identity_finding(r: &DoctorReport) -> Option<Finding> {
+    let id = r.identity.as_ref().filter(|id| id.outcome != Outcome::Ok)?;
+    Some(Finding::problem(
+        FindingKind::Identity(id.class),
+        id.class,
+        format!(
+            "GetCallerIdentity failed: {}{}",
+            id.code
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default(),
+            id.message.as_deref().unwrap_or("")
+        ),
+        id.class.hint(),
+    ))
+}
+
+fn expiry_finding(r: &DoctorReport) -> Option<Finding> {
+    let left = r.credentials.as_ref()?.expires_in_seconds?;
+    if left <= 0 {
+        Some(Finding::problem(
+            FindingKind::CredentialsExpired,
+            Class::AuthExpired,
+            format!("the credentials expired {} s ago", -left),
+            Class::AuthExpired.hint(),
+        ))
+    } else if left < DEFAULT_EXPIRY_WARNING_SECONDS as i64 {
+        Some(Finding::problem(
+            FindingKind::CredentialsExpiring,
+            Class::CredentialsExpiring,
+            format!("the credentials expire in {left} s"),
+            Class::CredentialsExpiring.hint(),
+        ))
+    } else {
+        None
+    }
+}
+
+fn clock_skew_finding(r: &DoctorReport) -> Option<Finding> {
+    let skew = r
+        .clock_skew_seconds
+        .filter(|s| s.abs() > MAX_CLOCK_SKEW_SECONDS)?;
+    Some(Finding::problem(
+        FindingKind::ClockSkew,
+        Class::AuthClockSkew,
+        format!(
+            "the local clock is {} s {} the service's",
+            skew.abs(),
+            if skew > 0 { "behind" } else { "ahead of" }
+        ),
+        Class::AuthClockSkew.hint(),
+    ))
+}
+
+fn table_finding(r: &DoctorReport) -> Option<Finding> {
+    let p = r
+        .table_probe
+        .as_ref()
+        .filter(|p| p.outcome != Outcome::Ok)?;
+    Some(Finding::problem(
+        FindingKind::Table(p.class),
+        p.class,
+        format!(
+            "DescribeTable {} in {}: {}",
+            p.id.table,
+            p.id.region,
+            p.message.as_deref().unwrap_or("")
+        ),
+        p.class.hint(),
+    ))
+}
+
+/// A problem when the service did not answer properly (the override is then
+/// the likeliest cause), otherwise a note.
+fn endpoint_override_finding(r: &DoctorReport) -> Option<Finding> {
+    if r.endpoint_overrides.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = r
+        .endpoint_overrides
+        .iter()
+        .map(|o| format!("{}={} ({})", o.source, o.url, o.service))
+        .collect();
+    let action = "unset the override unless you mean to use a local or private endpoint (DynamoDB Local, a VPC endpoint); requests are not going to AWS's public endpoint";
+    let unreachable = r.identity.as_ref().is_some_and(|i| {
+        matches!(
+            i.class,
+            Class::EndpointUnreachable | Class::Timeout | Class::AuthMissingToken
+        )
+    });
+    Some(if unreachable {
+        Finding::problem(
+            FindingKind::EndpointOverride,
+            Class::EndpointUnreachable,
+            format!(
+                "endpoint override in effect and the service did not answer properly: {}",
+                list.join(", ")
+            ),
+            action,
+        )
+    } else {
+        Finding {
+            kind: FindingKind::EndpointOverride,
+            class: Class::Other,
+            severity: Severity::Note,
+            problem: format!("endpoint override in effect: {}", list.join(", ")),
+            action: action.into(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::EndpointOverride;
+    use crate::config::{Expectation, ProbeKind};
+    use crate::doctor::chain::ProviderStep;
+    use crate::report::{IdentityReport, ProbeResult};
+    use aws_credential_types::Credentials;
+
+    fn step(provider: Provider, status: ProviderStatus, detail: &str) -> ProviderStep {
+        ProviderStep {
+            provider,
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    fn report() -> DoctorReport {
+        DoctorReport {
+            chain: vec![
+                step(
+                    Provider::Environment,
+                    ProviderStatus::NotConfigured,
+                    "no env",
+                ),
+                step(
+                    Provider::Profile,
+                    ProviderStatus::NotConfigured,
+                    "no profile",
+                ),
+            ],
+            credentials: None,
+            profile: "prod-typo".into(),
+            region: None,
+            endpoint_overrides: Vec::new(),
+            clock_skew_seconds: None,
+            identity: None,
+            table_probe: None,
+            findings: Vec::new(),
+        }
+    }
+
+    fn winner(provider: Provider, key: &str, token: Option<&str>) -> Winner {
+        Winner {
+            provider,
+            credentials: Credentials::new(key, "secret", token.map(String::from), None, "test"),
+        }
+    }
+
+    fn ids(f: &[Finding]) -> Vec<String> {
+        f.iter().map(|f| f.kind.id().into_owned()).collect()
+    }
+
+    #[test]
+    fn ids_serialise_as_before() {
+        let cases = [
+            (FindingKind::Configuration, "configuration"),
+            (FindingKind::ProfileMissing, "profile_missing"),
+            (FindingKind::ProfileBroken, "profile_broken"),
+            (FindingKind::NoCredentials, "no_credentials"),
+            (FindingKind::EnvOverridesProfile, "env_overrides_profile"),
+            (
+                FindingKind::TokenWithLongTermKey,
+                "token_with_long_term_key",
+            ),
+            (
+                FindingKind::TemporaryKeyWithoutToken,
+                "temporary_key_without_token",
+            ),
+            (
+                FindingKind::Identity(Class::AuthInvalidToken),
+                "auth_invalid_token",
+            ),
+            (FindingKind::CredentialsExpired, "credentials_expired"),
+            (FindingKind::CredentialsExpiring, "credentials_expiring"),
+            (FindingKind::ClockSkew, "clock_skew"),
+            (
+                FindingKind::Table(Class::AccessDenied),
+                "table_access_denied",
+            ),
+            (FindingKind::EndpointOverride, "endpoint_override"),
+        ];
+        for (kind, id) in cases {
+            assert_eq!(serde_json::to_value(kind).unwrap(), id);
+        }
+        let f = Finding::problem(
+            FindingKind::ClockSkew,
+            Class::AuthClockSkew,
+            "p".into(),
+            "a",
+        );
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"id":"clock_skew","class":"auth_clock_skew","severity":"problem","problem":"p","action":"a"}"#
+        );
+    }
+
+    #[test]
+    fn a_missing_profile_comes_first_and_only_when_aws_profile_is_set() {
+        let r = report();
+        let facts = Facts {
+            aws_profile_set: true,
+            winner: None,
+            profile_absence: Some(ProfileAbsence::MissingProfile),
+        };
+        let f = findings(&r, &facts);
+        assert_eq!(ids(&f), ["profile_missing", "no_credentials"]);
+        assert!(f[0].problem.contains("\"prod-typo\""));
+        let unset = Facts {
+            aws_profile_set: false,
+            ..facts
+        };
+        assert_eq!(ids(&findings(&r, &unset)), ["no_credentials"]);
+        let present = Facts {
+            profile_absence: None,
+            ..facts
+        };
+        assert_eq!(ids(&findings(&r, &present)), ["no_credentials"]);
+    }
+
+    #[test]
+    fn a_failed_profile_is_broken_with_its_detail() {
+        let mut r = report();
+        r.chain[1] = step(Provider::Profile, ProviderStatus::Failed, "sso expired");
+        let f = findings(&r, &Facts::default());
+        assert_eq!(ids(&f), ["profile_broken", "no_credentials"]);
+        assert_eq!(
+            f[0].problem,
+            "profile \"prod-typo\" is configured but failed: sso expired"
+        );
+        assert_eq!(f[0].severity, Severity::Problem);
+    }
+
+    #[test]
+    fn key_and_token_mismatches() {
+        let r = report();
+        let akia = winner(Provider::Environment, "AKIAIOSFODNN7EXAMPLE", Some("tok"));
+        let facts = Facts {
+            aws_profile_set: true,
+            winner: Some(&akia),
+            profile_absence: None,
+        };
+        assert_eq!(
+            ids(&findings(&r, &facts)),
+            ["env_overrides_profile", "token_with_long_term_key"]
+        );
+        let asia = winner(Provider::Profile, "ASIAIOSFODNN7EXAMPLE", None);
+        let facts = Facts {
+            winner: Some(&asia),
+            ..Facts::default()
+        };
+        assert_eq!(ids(&findings(&r, &facts)), ["temporary_key_without_token"]);
+    }
+
+    #[test]
+    fn failed_identity_table_expiry_and_skew() {
+        let mut r = report();
+        r.identity = Some(IdentityReport {
+            outcome: Outcome::Fail,
+            class: Class::AuthExpired,
+            code: Some("ExpiredToken".into()),
+            message: Some("gone".into()),
+            ..IdentityReport::default()
+        });
+        r.table_probe = Some(ProbeResult {
+            outcome: Outcome::Fail,
+            class: Class::NotFound,
+            message: Some("no such table".into()),
+            ..ProbeResult::ok(
+                crate::report::ProbeId {
+                    table: crate::config::TableRef::parse("orders").unwrap(),
+                    region: crate::config::Region::parse("eu-west-1").unwrap(),
+                    probe: ProbeKind::Describe,
+                    expect: Expectation::Allow,
+                },
+                1.0,
+            )
+        });
+        r.clock_skew_seconds = Some(-300);
+        r.credentials = Some(super::super::CredentialSummary {
+            provider: Provider::Environment,
+            access_key_id: "ASIA****".into(),
+            temporary: true,
+            expires_in_seconds: Some(-5),
+        });
+        let w = winner(Provider::Environment, "ASIAIOSFODNN7EXAMPLE", Some("t"));
+        let facts = Facts {
+            winner: Some(&w),
+            ..Facts::default()
+        };
+        let f = findings(&r, &facts);
+        assert_eq!(
+            ids(&f),
+            [
+                "auth_expired",
+                "credentials_expired",
+                "clock_skew",
+                "table_not_found"
+            ]
+        );
+        assert_eq!(f[0].problem, "GetCallerIdentity failed: ExpiredToken: gone");
+        assert_eq!(f[1].problem, "the credentials expired 5 s ago");
+        assert_eq!(
+            f[2].problem,
+            "the local clock is 300 s ahead of the service's"
+        );
+        assert_eq!(
+            f[3].problem,
+            "DescribeTable orders in eu-west-1: no such table"
+        );
+    }
+
+    #[test]
+    fn endpoint_override_is_a_note_unless_the_service_did_not_answer() {
+        let mut r = report();
+        r.endpoint_overrides = vec![EndpointOverride {
+            service: "all".into(),
+            url: "http://127.0.0.1:9".into(),
+            source: "--endpoint-url".into(),
+        }];
+        let w = winner(Provider::Environment, "AKIAIOSFODNN7EXAMPLE", None);
+        let facts = Facts {
+            winner: Some(&w),
+            ..Facts::default()
+        };
+        let f = findings(&r, &facts);
+        assert_eq!(ids(&f), ["endpoint_override"]);
+        assert_eq!(f[0].severity, Severity::Note);
+        assert_eq!(f[0].class, Class::Other);
+        r.identity = Some(IdentityReport {
+            outcome: Outcome::Fail,
+            class: Class::EndpointUnreachable,
+            ..IdentityReport::default()
+        });
+        let f = findings(&r, &facts);
+        assert_eq!(ids(&f), ["endpoint_override", "endpoint_unreachable"]);
+        assert_eq!(f[0].severity, Severity::Problem);
+        assert!(f[0]
+            .problem
+            .contains("--endpoint-url=http://127.0.0.1:9 (all)"));
+    }
+}

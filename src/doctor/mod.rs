@@ -1,0 +1,219 @@
+//! `doctor`: where do my credentials come from, and what is wrong with them?
+//! Walks the standard provider chain in its real order, reports the region,
+//! endpoint overrides and clock skew, checks the identity and optionally one
+//! table, and ends with findings in order of likelihood.
+//!
+//! [`diagnose`] returns data only; the command line renders and prints it
+//! and chooses the exit code from [`DoctorReport::has_problem`].
+
+mod chain;
+mod findings;
+mod render;
+
+pub use chain::{Provider, ProviderStatus, ProviderStep};
+pub use findings::{Finding, FindingKind, Severity};
+pub use render::render;
+
+use crate::classify::Class;
+use crate::clients::{endpoint_overrides, env_var, AwsClients, ClientOptions};
+use crate::clients::{EndpointOverride, RegionSource};
+use crate::config::TableRef;
+use crate::identity::check_identity;
+use crate::probe::{run_chain, ChainSpec};
+use crate::redact::mask_key_id;
+use crate::report::{IdentityReport, ProbeResult};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Shortest timeout per call that `diagnose` uses.
+const MIN_TIMEOUT: Duration = Duration::from_millis(50);
+/// Longest timeout per call that `diagnose` uses.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What to examine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorOptions {
+    /// Profile to examine (default: `AWS_PROFILE` or "default").
+    pub profile: Option<String>,
+    /// Region (default: `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's).
+    pub region: Option<String>,
+    /// Also probe this table (DescribeTable).
+    pub table: Option<TableRef>,
+    /// Endpoint for every service.
+    pub endpoint_url: Option<String>,
+    /// Timeout per call, clamped to 50 ms ..= 60 s.
+    pub timeout: Duration,
+}
+
+/// The credentials that won.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CredentialSummary {
+    /// The provider that supplied them.
+    pub provider: Provider,
+    /// Access key id, masked.
+    pub access_key_id: String,
+    /// Whether a session token came with them.
+    pub temporary: bool,
+    /// Seconds to expiry, when known.
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// The doctor's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    /// The chain, provider by provider.
+    pub chain: Vec<ProviderStep>,
+    /// The winner.
+    pub credentials: Option<CredentialSummary>,
+    /// The profile examined and where its name came from.
+    pub profile: String,
+    /// The region and where it came from.
+    pub region: Option<RegionSource>,
+    /// Every endpoint override in effect.
+    pub endpoint_overrides: Vec<EndpointOverride>,
+    /// Server time minus local time, from STS's Date header.
+    pub clock_skew_seconds: Option<i64>,
+    /// GetCallerIdentity.
+    pub identity: Option<IdentityReport>,
+    /// The table probe, with --table.
+    pub table_probe: Option<ProbeResult>,
+    /// Findings, most likely first.
+    pub findings: Vec<Finding>,
+}
+
+impl DoctorReport {
+    /// Whether any finding is a problem (notes are not).
+    pub fn has_problem(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity == Severity::Problem)
+    }
+}
+
+/// Walks the chain, checks the identity (and the table), and adds the
+/// findings. Prints nothing.
+pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
+    let timeout = opts.timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT);
+    let profile = opts
+        .profile
+        .clone()
+        .or_else(|| env_var("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".to_string());
+    let walk = chain::walk(&profile, timeout).await;
+    let client_opts = ClientOptions {
+        region: opts.region.clone(),
+        endpoint_url: opts.endpoint_url.clone(),
+        profile: opts.profile.clone(),
+    };
+    let mut report = DoctorReport {
+        chain: walk.steps.clone(),
+        credentials: walk.winner.as_ref().map(summarize),
+        profile,
+        region: None,
+        endpoint_overrides: endpoint_overrides(&client_opts),
+        clock_skew_seconds: None,
+        identity: None,
+        table_probe: None,
+        findings: Vec::new(),
+    };
+    match AwsClients::load(&client_opts).await {
+        Err(e) => report.findings.push(Finding::problem(
+            FindingKind::Configuration,
+            Class::Other,
+            e.to_string(),
+            "fix the region or endpoint setting named above",
+        )),
+        Ok(clients) => {
+            report.region = Some(clients.region().clone());
+            if walk.winner.is_some() {
+                report.identity = Some(check_identity(clients.sts(), None, timeout).await);
+                report.clock_skew_seconds = clients.clock_skew_seconds();
+                if let Some(table) = &opts.table {
+                    report.table_probe = probe_table(&clients, table, timeout).await;
+                }
+            }
+        }
+    }
+    let facts = findings::Facts {
+        aws_profile_set: env_var("AWS_PROFILE").is_some(),
+        winner: walk.winner.as_ref(),
+        profile_absence: walk.profile_absence,
+    };
+    let found = findings::findings(&report, &facts);
+    report.findings.extend(found);
+    report
+}
+
+/// One DescribeTable in the clients' region.
+async fn probe_table(
+    clients: &AwsClients,
+    table: &TableRef,
+    timeout: Duration,
+) -> Option<ProbeResult> {
+    let region = clients.region().region.clone();
+    let client = clients.dynamodb(region.as_str());
+    let spec = ChainSpec::describe_only(table.clone(), region, timeout);
+    run_chain(&client, &spec).await.into_iter().next()
+}
+
+fn summarize(w: &chain::Winner) -> CredentialSummary {
+    let c = &w.credentials;
+    CredentialSummary {
+        provider: w.provider,
+        access_key_id: mask_key_id(c.access_key_id()),
+        temporary: c.session_token().is_some(),
+        expires_in_seconds: c.expiry().map(crate::clock::seconds_from_now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(findings: Vec<Finding>) -> DoctorReport {
+        DoctorReport {
+            chain: Vec::new(),
+            credentials: None,
+            profile: "default".into(),
+            region: None,
+            endpoint_overrides: Vec::new(),
+            clock_skew_seconds: None,
+            identity: None,
+            table_probe: None,
+            findings,
+        }
+    }
+
+    fn note() -> Finding {
+        Finding {
+            severity: Severity::Note,
+            ..Finding::problem(FindingKind::EndpointOverride, Class::Other, "n".into(), "a")
+        }
+    }
+
+    #[test]
+    fn notes_are_not_problems() {
+        assert!(!report(Vec::new()).has_problem());
+        assert!(!report(vec![note()]).has_problem());
+        let p = Finding::problem(
+            FindingKind::ClockSkew,
+            Class::AuthClockSkew,
+            "p".into(),
+            "a",
+        );
+        assert!(report(vec![note(), p]).has_problem());
+    }
+
+    #[test]
+    fn report_json_keeps_its_field_order() {
+        let mut r = report(vec![note()]);
+        r.credentials = Some(CredentialSummary {
+            provider: Provider::Profile,
+            access_key_id: "AKIA************MPLE".into(),
+            temporary: false,
+            expires_in_seconds: None,
+        });
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.starts_with(r#"{"chain":[],"credentials":{"provider":"Profile","access_key_id":"AKIA************MPLE","temporary":false,"expires_in_seconds":null},"profile":"default","region":null,"endpoint_overrides":[],"clock_skew_seconds":null,"identity":null,"table_probe":null,"findings":[{"id":"endpoint_override""#), "{text}");
+    }
+}
