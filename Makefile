@@ -1,21 +1,25 @@
 # Tooling entry points: local AWS (moto, dynalite) setup, demo, benchmarks, tests.
-#   make setup  - .venv from scripts/requirements.txt, node_modules from package-lock.json (stamped)
+#   make setup  - .venv from scripts/requirements.txt, node_modules from package-lock.json, cfn-guard
+#                 (pinned, cargo install into .tools/bin; a few minutes to compile the first time) (stamped)
 #   make demo   - scripts/demo.sh against a local moto
 #   make bench  - scripts/bench.sh
 #   make build  - scripts/build-lambda.sh
 #   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator
 #                 (+ scripts/validate-template.sh if present)
-#   make validate - scripts/validate-template.sh: sam validate --lint, cfn-lint, template_checks.py and
-#                 deploy_test.py (the stack in a local moto); needs target/debug/dynamodb-auth-canary
+#   make validate - scripts/validate-template.sh: sam validate --lint, cfn-lint, cfn-guard (rules/),
+#                 template_checks.py (+ --self-test) and deploy_test.py (the stack in a local moto);
+#                 needs target/debug/dynamodb-auth-canary
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
+TOOLS := .tools
+CFN_GUARD_VERSION := 3.2.1
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: setup demo bench build test validate
 
-setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
+setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp $(TOOLS)/.cfn-guard-$(CFN_GUARD_VERSION).stamp
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -26,6 +30,11 @@ $(VENV)/.requirements.stamp: scripts/requirements.txt | $(VENV)/bin/python
 
 node_modules/.lock.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@
+
+# cfn-guard (AWS CloudFormation Guard) checks rules/*.guard in validate-template.sh.
+$(TOOLS)/.cfn-guard-$(CFN_GUARD_VERSION).stamp:
+	cargo install --locked --root $(TOOLS) cfn-guard --version $(CFN_GUARD_VERSION)
 	touch $@
 
 demo: setup

@@ -2,8 +2,15 @@
 # Checks template.yaml offline, then deploys it into a local moto.
 #   1. sam validate --lint   (SAM CLI's cfn-lint run on the SAM template)
 #   2. cfn-lint template.yaml
-#   3. scripts/template_checks.py BINARY   (metrics contract, IAM conditions, heartbeat, events/)
-#   4. scripts/deploy_test.py BINARY       (translate, create the stack in moto, prove the role's
+#   3. cfn-guard test: rules/tests/*.yaml against rules/canary.guard; every rule must have a
+#      PASS and a FAIL case, so none can pass vacuously
+#   4. cfn-guard validate: rules/canary.guard on the template translated and resolved by
+#      scripts/cfn_template.py, once with every Condition false (defaults), once with every
+#      Condition true (runtime, async retries, IAM wildcards/conditions, names, alarm actions)
+#   5. scripts/template_checks.py BINARY   (metrics contract, alarm timing per schedule, grants
+#                                           equal to the parameters, account ids, events/)
+#   6. scripts/template_checks.py --self-test BINARY   (broken copies must be reported)
+#   7. scripts/deploy_test.py BINARY       (translate, create the stack in moto, prove the role's
 #                                           policy is sufficient and no wider)
 # Usage: scripts/validate-template.sh [BINARY]   (default target/debug/dynamodb-auth-canary)
 #        (or: make validate). Every step runs; exit 1 if any failed, 2 if the tools are missing.
@@ -13,9 +20,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-target/debug/dynamodb-auth-canary}"
 VENV=.venv
+GUARD=.tools/bin/cfn-guard
 
 if [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
   echo "validate-template: $VENV is missing sam/cfn-lint: run make setup" >&2
+  exit 2
+fi
+if [ ! -x "$GUARD" ]; then
+  echo "validate-template: no $GUARD: run make setup" >&2
   exit 2
 fi
 if [ ! -x "$BIN" ]; then
@@ -49,7 +61,55 @@ step() {  # step NAME CMD...: run, time, remember failures
 
 step "sam validate --lint" "$VENV/bin/sam" validate --lint -t template.yaml
 step "cfn-lint" "$VENV/bin/cfn-lint" template.yaml
+guard_test() {  # the rule tests pass, and every rule has a PASS and a FAIL case
+  "$VENV/bin/python" - rules <<'PY' || return 1
+import glob, re, sys, yaml
+rules = {m for f in glob.glob(f"{sys.argv[1]}/*.guard") for m in re.findall(r"^rule\s+(\w+)", open(f).read(), re.M)}
+seen = {}
+for f in glob.glob(f"{sys.argv[1]}/tests/*.yaml"):
+    for case in yaml.safe_load(open(f)):
+        for rule, want in case["expectations"]["rules"].items():
+            seen.setdefault(rule, set()).add(want)
+bad = sorted(r for r in rules if not {"PASS", "FAIL"} <= seen.get(r, set()))
+if bad:
+    sys.exit(f"guard rules without both a PASS and a FAIL test case: {bad}")
+print(f"{len(rules)} rules, each with PASS and FAIL cases")
+PY
+  local t
+  for t in rules/tests/*.yaml; do
+    if ! "$GUARD" test -r rules/canary.guard -t "$t" >"$tmp/guard-test.out" 2>&1; then
+      grep -B3 -A2 -E 'FAIL Rules|Error|panicked' "$tmp/guard-test.out" >&2 || cat "$tmp/guard-test.out" >&2
+      return 1
+    fi
+    echo "$t: $(grep -c '^Test Case #' "$tmp/guard-test.out") cases as expected"
+  done
+}
+guard_validate() {  # the rules on the translated template, resolved for two parameter sets
+  local arn=arn:aws:dynamodb:us-east-1:111122223333:table
+  "$VENV/bin/python" scripts/cfn_template.py --param TableArns=$arn/orders >"$tmp/conditions-off.json" &&
+    "$VENV/bin/python" scripts/cfn_template.py --param TableArns=$arn/orders,$arn/customers \
+      --param WriteTableArns=$arn/orders --param AssumeRoleArns=arn:aws:iam::210987654321:role/Reader \
+      --param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid \
+      --param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1 \
+      >"$tmp/conditions-on.json" || return 1
+  "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-off.json" || return 1
+  # With every Condition true every rule applies: a skipped rule would pass vacuously.
+  "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-on.json" --show-summary skip >"$tmp/guard-on.out" || {
+    cat "$tmp/guard-on.out"
+    return 1
+  }
+  if grep -q SKIP "$tmp/guard-on.out"; then
+    echo "rules skipped on the template with every Condition true:" >&2
+    cat "$tmp/guard-on.out" >&2
+    return 1
+  fi
+  echo "rules/canary.guard: $(grep -c '^rule ' rules/canary.guard) rules pass with every Condition false and with" \
+    "every Condition true (none skipped)"
+}
+step "cfn-guard test (rules/tests)" guard_test
+step "cfn-guard validate (rules/)" guard_validate
 step "template_checks" "$VENV/bin/python" scripts/template_checks.py "$BIN"
+step "template_checks --self-test" "$VENV/bin/python" scripts/template_checks.py --self-test "$BIN"
 step "deploy_test (moto)" "$VENV/bin/python" scripts/deploy_test.py "$BIN"
 
 if [ ${#failed[@]} -gt 0 ]; then
