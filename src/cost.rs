@@ -43,6 +43,30 @@ pub struct Estimate {
     pub has_replica_targets: bool,
 }
 
+/// The by-`Class` series a month can show when every failure class occurs.
+fn class_series() -> usize {
+    let auth_classes = Class::ALL
+        .iter()
+        .filter(|c| c.is_auth() || **c == Class::AccessDenied)
+        .count();
+    let failure_classes = Class::ALL
+        .iter()
+        .filter(|c| **c != Class::Ok && **c != Class::CredentialsExpiring)
+        .count();
+    let per_class: usize = CONTRACT
+        .iter()
+        .filter(|m| m.dimension_sets.contains(&&["Class"][..]))
+        .map(|m| {
+            if m.name == "AuthFailures" {
+                auth_classes
+            } else {
+                failure_classes
+            }
+        })
+        .sum();
+    per_class
+}
+
 /// Estimates the CloudWatch cost of a configuration whose canary runs in
 /// `own_region` (the region of targets that name none).
 pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> Estimate {
@@ -68,25 +92,7 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
         .filter(|m| !m.probe_detail && m.dimension_sets.iter().any(|s| s.is_empty()))
         .map(|m| m.name.to_string())
         .collect();
-    let auth_classes = Class::ALL
-        .iter()
-        .filter(|c| c.is_auth() || **c == Class::AccessDenied)
-        .count();
-    let failure_classes = Class::ALL
-        .iter()
-        .filter(|c| **c != Class::Ok && **c != Class::CredentialsExpiring)
-        .count();
-    let per_class: usize = CONTRACT
-        .iter()
-        .filter(|m| m.dimension_sets.contains(&&["Class"][..]))
-        .map(|m| {
-            if m.name == "AuthFailures" {
-                auth_classes
-            } else {
-                failure_classes
-            }
-        })
-        .sum();
+    let per_class = class_series();
     let dimensionless = healthy.len();
     let mut per_probe = 0;
     if config.metrics.detail == Detail::Probe {

@@ -301,6 +301,21 @@ impl Report {
             self.duration_ms,
             self.region
         );
+        self.render_identity(&mut s);
+        self.render_probes(&mut s);
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(s);
+            let _ = write!(s, "Metrics: {} datums via {}", m.datums, m.sink);
+            if let Some(r) = &m.fallback_reason {
+                let _ = write!(s, " (fell back: {r})");
+            }
+            let _ = writeln!(s);
+        }
+        s
+    }
+
+    /// The identity section, its warnings and credential expiry.
+    fn render_identity(&self, s: &mut String) {
         let id = &self.identity;
         let _ = writeln!(s);
         if id.outcome == Outcome::Ok {
@@ -347,6 +362,10 @@ impl Report {
                 w.class, w.message, w.hint
             );
         }
+    }
+
+    /// The probe table: failures first, each with its code, request id and hint.
+    fn render_probes(&self, s: &mut String) {
         if !self.probes.is_empty() {
             let width = self
                 .probes
@@ -398,15 +417,6 @@ impl Report {
                 }
             }
         }
-        if let Some(m) = &self.metrics {
-            let _ = writeln!(s);
-            let _ = write!(s, "Metrics: {} datums via {}", m.datums, m.sink);
-            if let Some(r) = &m.fallback_reason {
-                let _ = write!(s, " (fell back: {r})");
-            }
-            let _ = writeln!(s);
-        }
-        s
     }
 }
 
