@@ -106,6 +106,7 @@ def main():
             "AWS_ENDPOINT_URL": url,
             "AWS_EC2_METADATA_DISABLED": "true",
             "CANARY_CONFIG": json.dumps(base_config),
+            "CANARY_NAME": "lambda-test",
         }
         port = free_port()
         cmd = [CARGO_LAMBDA, "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
@@ -147,6 +148,29 @@ def main():
         report = json.loads(out)
         check(report["healthy"] is False and report["probes"][0]["class"] == "access_denied",
               "the unhealthy report says access_denied")
+        # The function's log (the watch process's output) has one structured line for the failed
+        # probe, with Powertools' keys, and the run's metrics under the on-demand dimension.
+        log.flush()
+        lines = []
+        for raw in open(os.path.join(home, "watch.log"), encoding="utf-8", errors="replace"):
+            start = raw.find("{")
+            if start >= 0:
+                try:
+                    lines.append(json.loads(raw[start:]))
+                except ValueError:
+                    pass
+        failed = [l for l in lines if l.get("message") == "probe failed" and l.get("table") == "not-in-policy"]
+        check(len(failed) == 1, f"one structured log line for the failed probe ({len(failed)} found)")
+        if failed:
+            f = failed[0]
+            check(f.get("region") == "us-east-1" and f.get("class") == "access_denied" and f.get("request_id")
+                  and f.get("function_request_id") and f.get("level") == "ERROR" and f.get("service")
+                  and f.get("canary") == "lambda-test/on-demand",
+                  f"the line names table, region, class, request id and the invocation: {json.dumps(f)[:400]}")
+        emf = [l for l in lines if "_aws" in l and l.get("Canary") == "lambda-test/on-demand"]
+        check(any(l.get("UnhealthyRuns") == 1.0 for l in emf), "the on-demand run published under lambda-test/on-demand")
+        scheduled = [l for l in lines if "_aws" in l and l.get("Canary") == "lambda-test"]
+        check(any(l.get("CanaryRuns") == 1.0 for l in scheduled), "the scheduled run published under lambda-test")
 
         # An invalid override fails the invocation with a clear error, nothing probed.
         rc, out, err = invoke(port, data=json.dumps({"config": {"targets": [{"table": "orders", "regions": ["us-east-9"]}]}}))

@@ -84,7 +84,7 @@ def apply(a):
         # moto matches trust principals literally: list the exact user/role ARNs.
         trust = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": list(r.get("trust", []))}, "Action": "sts:AssumeRole"}]}
-        arn = iam.create_role(RoleName=r["name"], AssumeRolePolicyDocument=json.dumps(trust),
+        arn = iam.create_role(RoleName=r["name"], AssumeRolePolicyDocument=json.dumps(trust), Path=r.get("path", "/"),
                               MaxSessionDuration=int(r.get("max_session_seconds", 3600)))["Role"]["Arn"]
         if r.get("policy"):
             iam.put_role_policy(RoleName=r["name"], PolicyName="canary", PolicyDocument=json.dumps(r["policy"]))
@@ -104,6 +104,11 @@ def apply(a):
                     "Enabled": True, "AttributeName": t["ttl_attribute"]})
             arns[region] = desc["TableArn"]
         out["tables"][t["name"]] = arns
+
+    for p in spec.get("parameters", []):
+        ssm = client("ssm", region=p.get("region", IAM_REGION), **admin)
+        ssm.put_parameter(Name=p["name"], Value=p["value"], Type="String", Overwrite=True,
+                          Tier=p.get("tier", "Standard"))
     return out
 
 

@@ -6,13 +6,15 @@
 //! except that `check` streams EMF lines to the writer it is given.
 
 use crate::clients::{AwsClients, ClientOptions};
+use crate::config::load::Source;
 use crate::config::{
-    Config, DeadlineMs, Expectation, ProbeKind, Probes, Region, Regions, SentinelKey, SinkKind,
-    TableRef, Target, TimeoutMs,
+    AccountId, CanaryName, Config, DeadlineMs, Expectation, ProbeKind, Probes, Region, Regions,
+    SentinelKey, SinkKind, TableRef, Target, TimeoutMs,
 };
 use crate::doctor::{self, DoctorOptions};
 use crate::error::ConfigError;
 use crate::run::{self, Canary};
+use crate::settings::Deployment;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::Write;
@@ -45,6 +47,51 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Explain where the credentials come from and why authentication fails.
     Doctor(DoctorArgs),
+    /// Print the least-privilege IAM policy a configuration needs (JSON).
+    Policy(PolicyArgs),
+    /// Print the SAM template's parameters for a configuration, for
+    /// `sam deploy --parameter-overrides "$(dynamodb-auth-canary deploy-params --config canary.json)"`.
+    DeployParams(DeployParamsArgs),
+}
+
+/// Arguments of `policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Configuration file (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The canary's account id (tables given by name are in it).
+    #[arg(long, value_name = "ID")]
+    pub account: String,
+    /// The canary's region, for targets that name none (default: AWS_REGION or AWS_DEFAULT_REGION).
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// The partition: aws, aws-cn or aws-us-gov.
+    #[arg(long, value_name = "P", default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
+    pub partition: String,
+    /// Print instead the permission policy of the role that targets with a
+    /// role_arn in this account assume (target-role.yaml's policy).
+    #[arg(long, value_name = "ID")]
+    pub target_account: Option<String>,
+}
+
+/// Arguments of `deploy-params`.
+#[derive(Debug, Args)]
+pub struct DeployParamsArgs {
+    /// Configuration file (JSON): the one the deployment will run.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The region the stack deploys to (default: AWS_REGION or AWS_DEFAULT_REGION).
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// The SSM parameter that holds the configuration (for configurations
+    /// over 3 KB; put it there first with `aws ssm put-parameter`).
+    #[arg(long, value_name = "NAME")]
+    pub ssm_parameter: Option<String>,
+    /// The deployment's name, the Canary dimension of its metrics (default:
+    /// the configuration's "name", else the stack name).
+    #[arg(long, value_name = "NAME")]
+    pub canary_name: Option<String>,
 }
 
 /// Output formats.
@@ -94,6 +141,11 @@ pub struct CheckArgs {
     /// Deadline for the whole run in milliseconds (overrides the configuration).
     #[arg(long, value_name = "MS")]
     pub deadline_ms: Option<u64>,
+    /// The deployment name published as the metrics' `Canary` dimension
+    /// (default: CANARY_NAME, else `cli`, so that a run from a laptop or CI
+    /// never lands in a deployed canary's alarmed series by accident).
+    #[arg(long, value_name = "NAME")]
+    pub canary: Option<String>,
     /// Metrics sink, overriding the configuration: auto, cloudwatch, emf or none.
     /// On the command line EMF lines go to stderr so stdout stays the report.
     #[arg(long, value_enum, value_name = "SINK")]
@@ -197,7 +249,69 @@ pub async fn run(cli: Cli, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
         Command::Check(args) => check(args, emf_out).await,
         Command::Metrics(args) => metrics(args),
         Command::Doctor(args) => doctor(args).await,
+        Command::Policy(args) => result(policy(&args)),
+        Command::DeployParams(args) => result(deploy_params(&args)),
     }
+}
+
+fn result(r: Result<String, ConfigError>) -> CommandOutput {
+    match r {
+        Ok(text) => CommandOutput::report(text, EXIT_HEALTHY),
+        Err(e) => CommandOutput::usage_error(&e),
+    }
+}
+
+/// `--region`, else the environment's region.
+fn region_flag(flag_value: Option<&String>) -> Result<Region, ConfigError> {
+    match flag_value {
+        Some(r) => flag("--region", Region::parse(r.as_str())),
+        None => ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| crate::clients::env_var(v).map(|r| (*v, r)))
+            .map(|(v, r)| flag(v, Region::parse(r)))
+            .unwrap_or(Err(ConfigError::NoRegion)),
+    }
+}
+
+fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
+    let source = Source::File(args.config.clone());
+    let config = source.load_local()?;
+    let scope = crate::iam::Scope {
+        account: Some(flag("--account", AccountId::parse(args.account.as_str()))?),
+        partition: args.partition.clone(),
+        region: region_flag(args.region.as_ref())?,
+        target_account: args
+            .target_account
+            .as_ref()
+            .map(|a| flag("--target-account", AccountId::parse(a.as_str())))
+            .transpose()?,
+    };
+    let doc = crate::iam::policy(&config, &scope, &source.origin())?;
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| ConfigError::Flag {
+        flag: "policy".into(),
+        message: format!("cannot render the policy: {e}"),
+    })?;
+    Ok(text + "\n")
+}
+
+fn deploy_params(args: &DeployParamsArgs) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(&args.config).map_err(|source| ConfigError::Read {
+        path: args.config.display().to_string(),
+        source,
+    })?;
+    let origin = args.config.display().to_string();
+    let config = Config::from_json_str(&text, &origin)?;
+    let opts = crate::deploy::Options {
+        region: region_flag(args.region.as_ref())?,
+        ssm_parameter: args.ssm_parameter.clone(),
+        canary_name: args
+            .canary_name
+            .as_ref()
+            .map(|n| flag("--canary-name", CanaryName::parse(n.as_str())))
+            .transpose()?,
+    };
+    let params = crate::deploy::parameters(&config, &text, &opts, &origin)?;
+    Ok(crate::deploy::render(&params) + "\n")
 }
 
 /// The report in the chosen format: pretty JSON or the human rendering.
@@ -220,21 +334,10 @@ fn render<T: Serialize>(
     }
 }
 
-/// Loads the configuration from a file, or from CANARY_CONFIG.
+/// Loads a configuration that needs no AWS: from a file, or from
+/// CANARY_CONFIG.
 pub fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.display().to_string(),
-                source,
-            })?;
-            Config::from_json_str(&text, &p.display().to_string())
-        }
-        None => match std::env::var("CANARY_CONFIG") {
-            Ok(text) if !text.trim().is_empty() => Config::from_json_str(&text, "CANARY_CONFIG"),
-            _ => Err(ConfigError::Missing),
-        },
-    }
+    Source::find(path)?.load_local()
 }
 
 /// Parses one flag's value, naming the flag when it is not valid.
@@ -260,8 +363,10 @@ fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
     if probes.is_empty() {
         probes.push(ProbeKind::Describe);
     }
-    if key.is_none() && !probes.contains(&ProbeKind::Describe) {
-        // Derive the sentinel key from the schema, as a config would need to.
+    let expect = args.expect.unwrap_or_default();
+    if key.is_none() && expect == Expectation::Allow && !probes.contains(&ProbeKind::Describe) {
+        // Derive the sentinel key from the schema, as a config would need to;
+        // a must-deny probe needs no key.
         probes.push(ProbeKind::Describe);
     }
     let probes = flag("--probe", Probes::parse(probes))?;
@@ -277,7 +382,7 @@ fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
             let mut target = Target::new(flag("--table", TableRef::parse(t.as_str()))?);
             target.regions = (!regions.is_empty()).then(|| Regions::List(regions.clone()));
             target.probes = Some(probes.clone());
-            target.expect = args.expect.unwrap_or_default();
+            target.expect = expect;
             target.key = key.clone();
             Ok(target)
         })
@@ -290,14 +395,8 @@ fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// The configuration `check` runs: from flags, a file or CANARY_CONFIG, with
-/// the command line's overrides applied.
-fn check_config(args: &CheckArgs) -> Result<Config, ConfigError> {
-    let mut config = if args.table.is_empty() {
-        load_config(args.config.as_ref())?
-    } else {
-        config_from_flags(args)?
-    };
+/// The command line's overrides of a loaded configuration.
+fn apply_overrides(args: &CheckArgs, mut config: Config) -> Result<Config, ConfigError> {
     if let Some(ms) = args.timeout_ms {
         config.defaults.timeout_ms = flag("--timeout-ms", TimeoutMs::parse(ms))?;
         for t in &mut config.targets {
@@ -313,25 +412,57 @@ fn check_config(args: &CheckArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-async fn check(args: CheckArgs, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
-    let config = match check_config(&args) {
-        Ok(c) => c,
-        Err(e) => return CommandOutput::usage_error(&e),
+/// Loads what `check` runs: the configuration (from flags, a file,
+/// CANARY_CONFIG or the SSM parameter of CANARY_CONFIG_PARAMETER), the
+/// deployment's settings applied, the command line's overrides on top, and
+/// the clients. A local configuration is checked before any client is built.
+async fn check_setup(args: &CheckArgs) -> Result<(Config, Deployment, AwsClients), ConfigError> {
+    let deployment = Deployment::from_env(args.canary.as_deref())?;
+    let source = if args.table.is_empty() {
+        Some(Source::find(args.config.as_ref())?)
+    } else {
+        None
+    };
+    let local = match &source {
+        None => Some(config_from_flags(args)?),
+        Some(s) if !s.is_remote() => Some(s.load_local()?),
+        Some(_) => None,
     };
     let opts = ClientOptions {
         region: args.regions.first().cloned(),
         endpoint_url: args.endpoint_url.clone(),
         profile: args.profile.clone(),
     };
-    let clients = match AwsClients::load(&opts).await {
-        Ok(c) => c,
+    let clients = AwsClients::load(&opts).await?;
+    let config = match (local, &source) {
+        (Some(c), _) => c,
+        (None, Some(s)) => s.load(Some(&clients)).await?,
+        (None, None) => return Err(ConfigError::Missing),
+    };
+    let origin = source.map_or_else(|| "command line".to_string(), |s| s.origin());
+    let config = deployment.apply(config, &origin)?;
+    Ok((apply_overrides(args, config)?, deployment, clients))
+}
+
+async fn check(args: CheckArgs, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
+    let (config, deployment, clients) = match check_setup(&args).await {
+        Ok(x) => x,
         Err(e) => return CommandOutput::usage_error(&e),
     };
     let canary = Canary::new(clients);
     let start = Instant::now();
     let deadline = start + Duration::from_millis(config.deadline_ms.get());
     let publish_deadline = deadline + Duration::from_secs(5);
-    let report = run::check(&canary, &config, deadline, publish_deadline, emf_out).await;
+    let series = deployment.canary();
+    let report = run::check(
+        &canary,
+        &config,
+        series.as_str(),
+        deadline,
+        publish_deadline,
+        emf_out,
+    )
+    .await;
     let exit = if report.healthy {
         EXIT_HEALTHY
     } else {

@@ -55,6 +55,7 @@ pub struct AwsClients {
     server_date: ServerDate,
     dynamodb: Mutex<HashMap<String, aws_sdk_dynamodb::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    ssm: aws_sdk_ssm::Client,
 }
 
 /// Reads an environment variable, treating empty as unset.
@@ -99,6 +100,7 @@ pub fn endpoint_overrides(opts: &ClientOptions) -> Vec<EndpointOverride> {
         ("dynamodb", "DYNAMODB_ENDPOINT"),
         ("sts", "AWS_ENDPOINT_URL_STS"),
         ("cloudwatch", "AWS_ENDPOINT_URL_CLOUDWATCH"),
+        ("ssm", "AWS_ENDPOINT_URL_SSM"),
         ("all", "AWS_ENDPOINT_URL"),
     ] {
         if let Some(url) = env_var(var) {
@@ -148,6 +150,7 @@ impl AwsClients {
                 .interceptor(server_date.clone())
                 .build(),
         );
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
         Ok(AwsClients {
             sdk,
             region,
@@ -156,6 +159,7 @@ impl AwsClients {
             server_date,
             dynamodb: Mutex::new(HashMap::new()),
             cloudwatch: Mutex::new(HashMap::new()),
+            ssm,
         })
     }
 
@@ -173,6 +177,11 @@ impl AwsClients {
     /// last STS response.
     pub fn clock_skew_seconds(&self) -> Option<i64> {
         *self.server_date.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The SSM client (the canary's own region): the configuration parameter.
+    pub fn ssm(&self) -> &aws_sdk_ssm::Client {
+        &self.ssm
     }
 
     /// The STS client (the canary's own region).

@@ -4,13 +4,18 @@
 
 use crate::classify::Class;
 use crate::config::{Config, Detail, Region, SinkKind};
-use crate::metrics::CONTRACT;
+use crate::metrics::{Published, CONTRACT};
 use crate::plan::{plan, Placement};
 use serde::Serialize;
 use std::fmt::Write as _;
 
 /// USD per custom metric-month (first 10,000 metrics tier).
 pub const USD_PER_METRIC_MONTH: f64 = 0.30;
+/// USD per standard-resolution alarm-month.
+pub const USD_PER_ALARM_MONTH: f64 = 0.10;
+/// The alarms `template.yaml` creates (`template_checks.py` compares this
+/// with the template, through `metrics --contract`).
+pub const TEMPLATE_ALARMS: usize = 8;
 /// USD per 1,000 PutMetricData requests.
 pub const USD_PER_1000_REQUESTS: f64 = 0.01;
 /// Minutes in an average month (30.4 days).
@@ -39,6 +44,10 @@ pub struct Estimate {
     pub usd_healthy: f64,
     /// Estimated USD per month, worst case.
     pub usd_worst_case: f64,
+    /// Alarms of the SAM application.
+    pub alarms: usize,
+    /// Their USD per month.
+    pub usd_alarms: f64,
     /// Whether the replica targets' regions are unknown until run time.
     pub has_replica_targets: bool,
 }
@@ -55,7 +64,7 @@ fn class_series() -> usize {
         .count();
     let per_class: usize = CONTRACT
         .iter()
-        .filter(|m| m.dimension_sets.contains(&&["Class"][..]))
+        .filter(|m| m.dimension_sets.contains(&crate::metrics::CLASS_DIMENSIONS))
         .map(|m| {
             if m.name == "AuthFailures" {
                 auth_classes
@@ -85,14 +94,24 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
     }
     series.sort();
     series.dedup();
-    // Dimensionless series go out every run; CredentialSecondsToExpiry only
-    // when the expiry is known, counted here as an upper bound.
+    // Run-level series go out every run; CredentialSecondsToExpiry only
+    // when the expiry is known, counted here as an upper bound. Series that
+    // appear only on failure (ConfigErrors) count in the worst case.
+    let run_level = |m: &&crate::metrics::MetricSpec| {
+        !m.probe_detail && m.dimension_sets.contains(&crate::metrics::RUN_DIMENSIONS)
+    };
     let mut healthy: Vec<String> = CONTRACT
         .iter()
-        .filter(|m| !m.probe_detail && m.dimension_sets.iter().any(|s| s.is_empty()))
+        .filter(run_level)
+        .filter(|m| m.published != Published::OnFailure)
         .map(|m| m.name.to_string())
         .collect();
-    let per_class = class_series();
+    let on_failure = CONTRACT
+        .iter()
+        .filter(run_level)
+        .filter(|m| m.published == Published::OnFailure)
+        .count();
+    let per_class = class_series() + on_failure;
     let dimensionless = healthy.len();
     let mut per_probe = 0;
     if config.metrics.detail == Detail::Probe {
@@ -135,6 +154,8 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
         requests_per_month: requests.round(),
         usd_healthy: (usd(healthy_metrics) * 100.0).round() / 100.0,
         usd_worst_case: (usd(worst) * 100.0).round() / 100.0,
+        alarms: TEMPLATE_ALARMS,
+        usd_alarms: (TEMPLATE_ALARMS as f64 * USD_PER_ALARM_MONTH * 100.0).round() / 100.0,
         has_replica_targets: has_replicas,
     }
 }
@@ -164,7 +185,14 @@ impl Estimate {
             "Estimated CloudWatch metrics cost: ${:.2}/month healthy, ${:.2}/month worst case",
             self.usd_healthy, self.usd_worst_case
         );
-        let _ = writeln!(s, "(${USD_PER_METRIC_MONTH:.2} per metric-month, ${USD_PER_1000_REQUESTS:.2} per 1,000 requests; alarms and Lambda are billed separately)");
+        let _ = writeln!(
+            s,
+            "Alarms of the SAM application: {} standard alarms, ${:.2}/month; with the healthy metrics ${:.2}/month",
+            self.alarms,
+            self.usd_alarms,
+            self.usd_healthy + self.usd_alarms
+        );
+        let _ = writeln!(s, "(${USD_PER_METRIC_MONTH:.2} per metric-month, ${USD_PER_1000_REQUESTS:.2} per 1,000 requests, ${USD_PER_ALARM_MONTH:.2} per alarm-month; Lambda and the dashboard are billed separately)");
         if self.has_replica_targets {
             let _ = writeln!(s, "Note: \"replicas\" targets are counted in their home region only; each replica region adds its own series with detail \"probe\".");
         }
@@ -204,7 +232,13 @@ mod tests {
             5,
         );
         assert!(e.healthy_metrics <= 10, "{e:?}");
-        assert!(e.usd_healthy <= 3.0 + 0.1, "{e:?}");
+        assert!(e.usd_healthy <= 3.0, "{e:?}");
+        assert_eq!(e.healthy_metrics, 8, "{e:?}");
+        assert!(
+            e.render_human().contains("8 standard alarms, $0.80/month"),
+            "{}",
+            e.render_human()
+        );
         assert_eq!(e.probe_series, 30);
         assert!(e.worst_case_metrics > e.healthy_metrics);
     }
@@ -221,7 +255,7 @@ mod tests {
         ];
         let e = estimate(&config(40, &six, "probe"), &own(), 5);
         assert_eq!(e.probe_series, 240);
-        assert_eq!(e.healthy_metrics, 6 + 480);
+        assert_eq!(e.healthy_metrics, 8 + 480);
         assert!(e.usd_healthy > 100.0);
         assert_eq!(e.runs_per_month, 8760.0);
     }

@@ -41,8 +41,16 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// Neither a file, nor `CANARY_CONFIG`, nor `--table` was given.
-    #[error("no configuration: pass --config FILE or --table NAME, or set CANARY_CONFIG to the JSON configuration")]
+    #[error("no configuration: pass --config FILE or --table NAME, or set CANARY_CONFIG to the JSON configuration (or CANARY_CONFIG_PARAMETER to the SSM parameter holding it)")]
     Missing,
+    /// The SSM parameter holding the configuration could not be read.
+    #[error("SSM parameter {name}: {message}")]
+    Parameter {
+        /// The parameter's name.
+        name: String,
+        /// Why.
+        message: String,
+    },
     /// No region could be found anywhere.
     #[error("no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in the AWS profile")]
     NoRegion,

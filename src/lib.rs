@@ -9,8 +9,10 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod cost;
+pub mod deploy;
 pub mod doctor;
 pub mod error;
+pub mod iam;
 pub mod identity;
 pub mod lambda;
 pub mod metrics;
@@ -20,6 +22,7 @@ pub mod redact;
 pub mod regions;
 pub mod report;
 pub mod run;
+pub mod settings;
 pub mod sinks;
 
 pub use classify::{Class, Failure};

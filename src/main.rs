@@ -2,6 +2,8 @@
 //! otherwise a command line. Sets up logging, builds clients once, hands over.
 
 use clap::Parser;
+use dynamodb_auth_canary::config::load::Source;
+use dynamodb_auth_canary::settings::Deployment;
 use dynamodb_auth_canary::{cli, clients, lambda, run};
 use std::io::Write;
 use std::process::ExitCode;
@@ -49,10 +51,17 @@ fn write_out(out: &cli::CommandOutput) -> u8 {
 async fn serve_lambda() -> ExitCode {
     // JSON logs with the request id, honouring AWS_LAMBDA_LOG_FORMAT/LEVEL.
     lambda_runtime::tracing::init_default_subscriber();
-    let base = cli::load_config(None);
-    if let Err(e) = &base {
-        tracing::error!(error = %e, "CANARY_CONFIG is invalid; only invocations carrying a config can run");
-    }
+    // The deployment's own settings: without them nothing can be published
+    // under the right name, so an invalid one fails the init (and the
+    // heartbeat pages).
+    let deployment = match Deployment::from_env(None) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "the deployment's environment is invalid");
+            return ExitCode::from(cli::EXIT_USAGE);
+        }
+    };
+    let source = Source::find(None);
     let clients = match clients::AwsClients::load(&clients::ClientOptions::default()).await {
         Ok(c) => c,
         Err(e) => {
@@ -60,7 +69,7 @@ async fn serve_lambda() -> ExitCode {
             return ExitCode::from(cli::EXIT_USAGE);
         }
     };
-    match lambda::serve(run::Canary::new(clients), base).await {
+    match lambda::serve(run::Canary::new(clients), deployment, source).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "Lambda runtime stopped");

@@ -36,59 +36,119 @@ pub struct MetricSpec {
     pub name: &'static str,
     /// Unit.
     pub unit: Unit,
-    /// Dimension sets it is published with (an empty slice is "no dimensions").
+    /// Dimension sets it is published with; each starts with `Canary`.
     pub dimension_sets: &'static [&'static [&'static str]],
     /// Published only with `metrics.detail: "probe"`.
     pub probe_detail: bool,
+    /// When it is published.
+    pub published: Published,
     /// What it means.
     pub meaning: &'static str,
 }
 
+/// When a metric is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Every run, zeros included, so alarms see recovery.
+    EveryRun,
+    /// Every run whose value is known (credential expiry).
+    WhenKnown,
+    /// Only on the runs where it occurs.
+    OnFailure,
+}
+
+impl Published {
+    /// The name used in `metrics --contract`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Published::EveryRun => "every_run",
+            Published::WhenKnown => "when_known",
+            Published::OnFailure => "on_failure",
+        }
+    }
+}
+
+/// The dimension every metric carries: the deployment's name.
+pub const CANARY_DIMENSION: &str = "Canary";
+/// Dimension set of the run-level series.
+pub const RUN_DIMENSIONS: &[&str] = &["Canary"];
+/// Dimension set of the by-class series.
+pub const CLASS_DIMENSIONS: &[&str] = &["Canary", "Class"];
 /// Dimension set of the per-probe series.
-pub const PROBE_DIMENSIONS: &[&str] = &["Table", "Region", "Probe"];
+pub const PROBE_DIMENSIONS: &[&str] = &["Canary", "Table", "Region", "Probe"];
 
 /// The contract. The README's table is generated from (and tested against) it.
 pub const CONTRACT: &[MetricSpec] = &[
     MetricSpec {
         name: "CanaryRuns",
         unit: Unit::Count,
-        dimension_sets: &[&[]],
+        dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
+        published: Published::EveryRun,
         meaning: "1 per run: the heartbeat",
+    },
+    MetricSpec {
+        name: "UnhealthyRuns",
+        unit: Unit::Count,
+        dimension_sets: &[RUN_DIMENSIONS],
+        probe_detail: false,
+        published: Published::EveryRun,
+        meaning: "1 when the run is unhealthy for any reason (a failed or not-run probe, the identity check, the configuration), else 0",
     },
     MetricSpec {
         name: "AuthFailures",
         unit: Unit::Count,
-        dimension_sets: &[&[], &["Class"]],
+        dimension_sets: &[RUN_DIMENSIONS, CLASS_DIMENSIONS],
         probe_detail: false,
+        published: Published::EveryRun,
         meaning: "identity check and probes failing with credentials_*, auth_*, assume_role_denied, or access_denied on an allow-expected probe",
     },
     MetricSpec {
         name: "UnexpectedAccess",
         unit: Unit::Count,
-        dimension_sets: &[&[]],
+        dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
+        published: Published::EveryRun,
         meaning: "must-deny probes that were allowed",
     },
     MetricSpec {
         name: "IdentityMismatch",
         unit: Unit::Count,
-        dimension_sets: &[&[]],
+        dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
+        published: Published::EveryRun,
         meaning: "1 when the caller is not the expected identity",
     },
     MetricSpec {
         name: "ProbeFailures",
         unit: Unit::Count,
-        dimension_sets: &[&[], &["Class"]],
+        dimension_sets: &[RUN_DIMENSIONS, CLASS_DIMENSIONS],
         probe_detail: false,
+        published: Published::EveryRun,
         meaning: "every failed probe (and a failed identity check)",
+    },
+    MetricSpec {
+        name: "ProbesNotRun",
+        unit: Unit::Count,
+        dimension_sets: &[RUN_DIMENSIONS],
+        probe_detail: false,
+        published: Published::EveryRun,
+        meaning: "probes not run because something they depend on failed (the role could not be assumed, the DescribeTable that supplies the key failed): the canary is blind to them",
+    },
+    MetricSpec {
+        name: "ConfigErrors",
+        unit: Unit::Count,
+        dimension_sets: &[RUN_DIMENSIONS],
+        probe_detail: false,
+        published: Published::OnFailure,
+        meaning: "1 on a run whose deployed configuration could not be loaded (nothing was probed)",
     },
     MetricSpec {
         name: "ProbeSuccess",
         unit: Unit::Count,
         dimension_sets: &[PROBE_DIMENSIONS],
         probe_detail: true,
+        published: Published::EveryRun,
         meaning: "1 when the probe passed, 0 when not",
     },
     MetricSpec {
@@ -96,13 +156,15 @@ pub const CONTRACT: &[MetricSpec] = &[
         unit: Unit::Milliseconds,
         dimension_sets: &[PROBE_DIMENSIONS],
         probe_detail: true,
+        published: Published::EveryRun,
         meaning: "latency of the probe's calls",
     },
     MetricSpec {
         name: "CredentialSecondsToExpiry",
         unit: Unit::Seconds,
-        dimension_sets: &[&[]],
+        dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
+        published: Published::WhenKnown,
         meaning: "seconds before the canary's credentials expire, when known",
     },
 ];
@@ -137,14 +199,15 @@ impl Datum {
     }
 }
 
-/// The datums of a run. Dimensionless counts always (zeros included, so an
-/// alarm sees 0 after recovery); by-`Class` series only when non-zero; the
-/// per-probe series only with `detail: probe`. No dimension carries an
-/// account id, ARN or message.
-pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
+/// The datums of a run, each dimensioned by `canary` first. Run-level
+/// counts always (zeros included, so an alarm sees 0 after recovery);
+/// by-`Class` series only when non-zero; the per-probe series only with
+/// `detail: probe`. No dimension carries an account id, ARN or message.
+pub fn datums(report: &Report, config: &MetricsConfig, canary: &str) -> Vec<Datum> {
     let mut auth: BTreeMap<Class, f64> = BTreeMap::new();
     let mut failures: BTreeMap<Class, f64> = BTreeMap::new();
     let mut unexpected = 0.0;
+    let mut not_run = 0.0;
     let id = &report.identity;
     if id.outcome != Outcome::Ok {
         *failures.entry(id.class).or_default() += 1.0;
@@ -153,8 +216,10 @@ pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
         }
     }
     for p in &report.probes {
-        if p.outcome == Outcome::Fail {
-            *failures.entry(p.class).or_default() += 1.0;
+        match p.outcome {
+            Outcome::Fail => *failures.entry(p.class).or_default() += 1.0,
+            Outcome::NotRun => not_run += 1.0,
+            Outcome::Ok => {}
         }
         if p.is_auth_failure() {
             *auth.entry(p.class).or_default() += 1.0;
@@ -163,43 +228,45 @@ pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
             unexpected += 1.0;
         }
     }
-    let mismatch = if id.class == Class::IdentityMismatch {
-        1.0
-    } else {
-        0.0
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let dims = || vec![(CANARY_DIMENSION, canary.to_string())];
+    let by_class = |c: &Class| {
+        vec![
+            (CANARY_DIMENSION, canary.to_string()),
+            ("Class", c.to_string()),
+        ]
     };
     let mut out = vec![
-        Datum::new("CanaryRuns", vec![], 1.0),
-        Datum::new("AuthFailures", vec![], total(&auth)),
-        Datum::new("UnexpectedAccess", vec![], unexpected),
-        Datum::new("IdentityMismatch", vec![], mismatch),
-        Datum::new("ProbeFailures", vec![], total(&failures)),
+        Datum::new("CanaryRuns", dims(), 1.0),
+        Datum::new("UnhealthyRuns", dims(), flag(!report.healthy)),
+        Datum::new("AuthFailures", dims(), total(&auth)),
+        Datum::new("UnexpectedAccess", dims(), unexpected),
+        Datum::new(
+            "IdentityMismatch",
+            dims(),
+            flag(id.class == Class::IdentityMismatch),
+        ),
+        Datum::new("ProbeFailures", dims(), total(&failures)),
+        Datum::new("ProbesNotRun", dims(), not_run),
     ];
     for (class, n) in &auth {
-        out.push(Datum::new(
-            "AuthFailures",
-            vec![("Class", class.to_string())],
-            *n,
-        ));
+        out.push(Datum::new("AuthFailures", by_class(class), *n));
     }
     for (class, n) in &failures {
-        out.push(Datum::new(
-            "ProbeFailures",
-            vec![("Class", class.to_string())],
-            *n,
-        ));
+        out.push(Datum::new("ProbeFailures", by_class(class), *n));
     }
     if let Some(secs) = id.credentials_expire_in_seconds {
-        out.push(Datum::new("CredentialSecondsToExpiry", vec![], secs as f64));
+        out.push(Datum::new("CredentialSecondsToExpiry", dims(), secs as f64));
     }
     if config.detail == Detail::Probe {
         for p in &report.probes {
             let dims = vec![
+                (CANARY_DIMENSION, canary.to_string()),
                 ("Table", p.id.table.name().to_string()),
                 ("Region", p.id.region.to_string()),
                 ("Probe", p.id.probe.as_str().to_string()),
             ];
-            let ok = if p.outcome == Outcome::Ok { 1.0 } else { 0.0 };
+            let ok = flag(p.outcome == Outcome::Ok);
             out.push(Datum::new("ProbeSuccess", dims.clone(), ok));
             if p.outcome != Outcome::NotRun {
                 out.push(Datum::new("ProbeLatency", dims, p.latency_ms));
@@ -208,6 +275,17 @@ pub fn datums(report: &Report, config: &MetricsConfig) -> Vec<Datum> {
     }
     out.retain(|d| d.value.is_finite());
     out
+}
+
+/// The datums of a run that could not load its configuration: it ran, it
+/// is unhealthy, and it probed nothing.
+pub fn config_error_datums(canary: &str) -> Vec<Datum> {
+    let dims = || vec![(CANARY_DIMENSION, canary.to_string())];
+    vec![
+        Datum::new("CanaryRuns", dims(), 1.0),
+        Datum::new("UnhealthyRuns", dims(), 1.0),
+        Datum::new("ConfigErrors", dims(), 1.0),
+    ]
 }
 
 /// Sum of counts; an empty sum is +0.0 (`Iterator::sum` of floats gives
@@ -227,6 +305,7 @@ pub fn contract_json() -> serde_json::Value {
                 "unit": m.unit.as_str(),
                 "dimension_sets": m.dimension_sets,
                 "probe_detail": m.probe_detail,
+                "published": m.published.as_str(),
                 "meaning": m.meaning,
             })
         })
@@ -234,6 +313,7 @@ pub fn contract_json() -> serde_json::Value {
     let classes: Vec<&str> = Class::ALL.iter().map(|c| c.as_str()).collect();
     serde_json::json!({
         "default_namespace": crate::config::DEFAULT_NAMESPACE,
+        "template_alarms": crate::cost::TEMPLATE_ALARMS,
         "metrics": metrics,
         "classes": classes,
     })
@@ -246,16 +326,12 @@ pub fn contract_markdown() -> String {
         let dims: Vec<String> = m
             .dimension_sets
             .iter()
-            .map(|set| {
-                if set.is_empty() {
-                    "none".to_string()
-                } else {
-                    format!("`{}`", set.join(", "))
-                }
-            })
+            .map(|set| format!("`{}`", set.join(", ")))
             .collect();
         let detail = if m.probe_detail {
             " (`detail: probe` only)"
+        } else if m.published == Published::OnFailure {
+            " (only when it occurs)"
         } else {
             ""
         };
@@ -313,20 +389,23 @@ mod tests {
         )
     }
 
+    /// The datum named `name` with dimensions `Canary=prod` then `dims`.
     fn find<'a>(d: &'a [Datum], name: &str, dims: &[(&str, &str)]) -> Option<&'a Datum> {
+        let mut want = vec![("Canary", "prod")];
+        want.extend_from_slice(dims);
         d.iter().find(|x| {
             x.name == name
-                && x.dimensions.len() == dims.len()
+                && x.dimensions.len() == want.len()
                 && x.dimensions
                     .iter()
-                    .zip(dims)
+                    .zip(&want)
                     .all(|((a, b), (c, e))| a == c && b == e)
         })
     }
 
     #[test]
     fn summary_datums_count_by_class() {
-        let d = datums(&report(), &MetricsConfig::default());
+        let d = datums(&report(), &MetricsConfig::default(), "prod");
         assert_eq!(find(&d, "CanaryRuns", &[]).unwrap().value, 1.0);
         assert_eq!(find(&d, "AuthFailures", &[]).unwrap().value, 1.0);
         assert_eq!(
@@ -344,15 +423,20 @@ mod tests {
             1.0
         );
         assert_eq!(find(&d, "IdentityMismatch", &[]).unwrap().value, 0.0);
+        assert_eq!(find(&d, "UnhealthyRuns", &[]).unwrap().value, 1.0);
         assert!(d.iter().all(|x| x.name != "ProbeSuccess"));
     }
 
     #[test]
     fn healthy_run_publishes_zeros_without_class_series() {
         let r = Report::new(IdentityReport::default(), vec![], "us-east-1".into(), 1.0);
-        let d = datums(&r, &MetricsConfig::default());
-        assert_eq!(d.len(), 5);
-        assert!(d.iter().all(|x| x.dimensions.is_empty()));
+        let d = datums(&r, &MetricsConfig::default(), "prod");
+        assert_eq!(d.len(), 7);
+        assert!(d
+            .iter()
+            .all(|x| x.dimensions == [("Canary", "prod".to_string())]));
+        assert_eq!(find(&d, "UnhealthyRuns", &[]).unwrap().value, 0.0);
+        assert_eq!(find(&d, "ProbesNotRun", &[]).unwrap().value, 0.0);
         let zero = find(&d, "AuthFailures", &[]).unwrap().value;
         assert_eq!(zero.to_bits(), 0.0f64.to_bits(), "+0.0, not -0.0");
     }
@@ -363,7 +447,7 @@ mod tests {
             detail: Detail::Probe,
             ..MetricsConfig::default()
         };
-        let d = datums(&report(), &cfg);
+        let d = datums(&report(), &cfg, "prod");
         let s = find(
             &d,
             "ProbeSuccess",
@@ -389,11 +473,67 @@ mod tests {
             detail: Detail::Probe,
             ..MetricsConfig::default()
         };
-        for d in datums(&report(), &cfg) {
+        for d in datums(&report(), &cfg, "prod") {
             let s = spec(d.name).unwrap();
             let names: Vec<&str> = d.dimensions.iter().map(|(n, _)| *n).collect();
             assert!(s.dimension_sets.contains(&names.as_slice()), "{}", d.name);
             assert_eq!(d.unit, s.unit);
         }
+    }
+
+    #[test]
+    fn not_run_probes_and_identity_failures_count() {
+        let f = Failure::new(Class::Timeout, "AssumeRole did not answer");
+        let not_run = ProbeResult::from_failure(
+            id("orders", ProbeKind::Read, Expectation::Allow),
+            Outcome::NotRun,
+            f,
+            0.0,
+        );
+        let identity = IdentityReport::failed(Failure::new(Class::AuthExpired, "old"), 1.0);
+        let r = Report::new(
+            identity,
+            vec![not_run.clone(), not_run],
+            "us-east-1".into(),
+            1.0,
+        );
+        let d = datums(&r, &MetricsConfig::default(), "prod");
+        assert_eq!(find(&d, "ProbesNotRun", &[]).unwrap().value, 2.0);
+        assert_eq!(find(&d, "UnhealthyRuns", &[]).unwrap().value, 1.0);
+        assert_eq!(find(&d, "ProbeFailures", &[]).unwrap().value, 1.0);
+        assert_eq!(find(&d, "AuthFailures", &[]).unwrap().value, 1.0);
+        assert_eq!(
+            find(&d, "AuthFailures", &[("Class", "auth_expired")])
+                .unwrap()
+                .value,
+            1.0
+        );
+    }
+
+    #[test]
+    fn a_configuration_error_run_is_counted_unhealthy() {
+        let d = config_error_datums("prod");
+        assert_eq!(find(&d, "CanaryRuns", &[]).unwrap().value, 1.0);
+        assert_eq!(find(&d, "UnhealthyRuns", &[]).unwrap().value, 1.0);
+        assert_eq!(find(&d, "ConfigErrors", &[]).unwrap().value, 1.0);
+        for x in &d {
+            let s = spec(x.name).unwrap();
+            assert!(s.dimension_sets.contains(&RUN_DIMENSIONS));
+        }
+    }
+
+    #[test]
+    fn every_metric_carries_the_canary_dimension_first() {
+        for m in CONTRACT {
+            for set in m.dimension_sets {
+                assert_eq!(set.first(), Some(&CANARY_DIMENSION), "{}", m.name);
+            }
+        }
+        let md = contract_markdown();
+        assert_eq!(md.lines().count(), CONTRACT.len() + 2, "{md}");
+        assert!(
+            md.contains("| `ConfigErrors` | Count | `Canary` | "),
+            "{md}"
+        );
     }
 }

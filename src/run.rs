@@ -119,18 +119,20 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
     report
 }
 
-/// A run followed by publishing its metrics: the one code path of the
-/// command line and the Lambda handler. Publishing never changes the run's
-/// health; it is bounded by `publish_deadline`.
+/// A run followed by publishing its metrics under the `Canary` dimension
+/// `series`: the one code path of the command line and the Lambda handler.
+/// Publishing never changes the run's health; it is bounded by
+/// `publish_deadline`.
 pub async fn check(
     canary: &Arc<Canary>,
     config: &Config,
+    series: &str,
     deadline: Instant,
     publish_deadline: Instant,
     emf_out: &mut (dyn std::io::Write + Send),
 ) -> Report {
     let mut report = run(canary, config, deadline).await;
-    let datums = crate::metrics::datums(&report, &config.metrics);
+    let datums = crate::metrics::datums(&report, &config.metrics, series);
     let outcome = crate::sinks::publish(
         &canary.clients,
         &config.metrics,

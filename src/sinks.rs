@@ -193,7 +193,7 @@ pub async fn publish(
 ) -> MetricsOutcome {
     let emf = |out: &mut (dyn Write + Send), reason: Option<Failure>| MetricsOutcome {
         sink: SinkKind::Emf,
-        datums: write_emf(out, config.namespace.as_str(), datums),
+        datums: write_emf(out, config.namespace().as_str(), datums),
         requests: 0,
         fallback_class: reason.as_ref().map(|f| f.class),
         fallback_reason: reason.map(|f| {
@@ -218,7 +218,7 @@ pub async fn publish(
             let timeout = left
                 .min(Duration::from_secs(5))
                 .max(Duration::from_millis(50));
-            match put_metric_data(&client, config.namespace.as_str(), datums, timeout).await {
+            match put_metric_data(&client, config.namespace().as_str(), datums, timeout).await {
                 Ok(requests) => MetricsOutcome {
                     sink: SinkKind::Cloudwatch,
                     datums: datums.len(),

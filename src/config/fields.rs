@@ -211,6 +211,11 @@ impl TableRef {
         &self.0
     }
 
+    /// The table's region, for a table given by ARN.
+    pub fn arn_region(&self) -> Option<&str> {
+        parse_table_arn(&self.0).map(|a| a.region)
+    }
+
     /// The table's name, without the ARN around it.
     pub fn name(&self) -> &str {
         parse_table_arn(&self.0).map_or(self.0.as_str(), |a| a.name)
@@ -232,6 +237,7 @@ deserialize_via_parse!(TableRef, String);
 
 /// The parts of a table ARN.
 struct TableArn<'a> {
+    region: &'a str,
     account: &'a str,
     name: &'a str,
 }
@@ -248,7 +254,11 @@ fn parse_table_arn(arn: &str) -> Option<TableArn<'_>> {
         && regions::is_known(region)
         && is_account_id(account)
         && valid_table_name(name);
-    ok.then_some(TableArn { account, name })
+    ok.then_some(TableArn {
+        region,
+        account,
+        name,
+    })
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -388,6 +398,76 @@ restricted_string!(
     /// An STS external id.
     ExternalId, 2, 1224, "_+=,.@:/-", "an external id"
 );
+
+restricted_string!(
+    /// A deployment's name: the value of the `Canary` dimension of its metrics.
+    CanaryName, 1, 128, "._-", "a canary name"
+);
+
+/// The Canary dimension of command-line runs that name no deployment.
+pub const DEFAULT_CLI_CANARY: &str = "cli";
+
+impl CanaryName {
+    /// The name of command-line runs: `cli`.
+    pub fn cli() -> CanaryName {
+        CanaryName(DEFAULT_CLI_CANARY.to_string())
+    }
+
+    /// The dimension value of an on-demand run with its own configuration:
+    /// `<name>/on-demand`, which no deployment can be named (`/` is not a
+    /// name character), so such runs never reach a deployment's alarms.
+    pub fn on_demand(&self) -> String {
+        format!("{}/on-demand", self.0)
+    }
+}
+
+impl fmt::Display for CanaryName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`): the
+/// customer managed key of a table, which reads and writes need to decrypt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct KmsKeyArn(String);
+
+impl KmsKeyArn {
+    /// Accepts a key ARN (not an alias: IAM grants kms:Decrypt on keys).
+    pub fn parse(s: impl Into<String>) -> Result<KmsKeyArn, String> {
+        let s = s.into();
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        let ok = match parts.as_slice() {
+            [pre, partition, "kms", region, account, resource] => {
+                *pre == "arn"
+                    && partition.starts_with("aws")
+                    && regions::is_known(region)
+                    && is_account_id(account)
+                    && resource.strip_prefix("key/").is_some_and(|id| {
+                        (1..=128).contains(&id.len())
+                            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(KmsKeyArn(s))
+        } else {
+            Err(format!(
+                "\"{}\" is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+                crate::redact::truncate(&s, 80)
+            ))
+        }
+    }
+
+    /// The ARN.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+deserialize_via_parse!(KmsKeyArn, String);
 
 /// The default STS session name of cross-account probes.
 pub const DEFAULT_SESSION_NAME: &str = "dynamodb-auth-canary";

@@ -9,11 +9,12 @@
 //! of work without any value that could turn out missing.
 
 pub mod fields;
+pub mod load;
 
 use crate::error::ConfigError;
 pub use fields::{
-    AccountId, AttributeName, Concurrency, DeadlineMs, ExternalId, Namespace, Region, Regions,
-    RoleArn, SentinelKey, SessionName, TableRef, TimeoutMs,
+    AccountId, AttributeName, CanaryName, Concurrency, DeadlineMs, ExternalId, KmsKeyArn,
+    Namespace, Region, Regions, RoleArn, SentinelKey, SessionName, TableRef, TimeoutMs,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,11 @@ pub const DEFAULT_EXPIRY_WARNING_SECONDS: u64 = 900;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The deployment's name (the `Canary` dimension of a deployed canary's
+    /// metrics); `deploy-params` passes it to the template. The command line
+    /// does not publish under it unless told to (`--canary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<CanaryName>,
     /// The identity the canary expects to run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectedIdentity>,
@@ -61,6 +67,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            name: None,
             expect: None,
             defaults: Defaults::default(),
             targets: Vec::new(),
@@ -204,6 +211,10 @@ pub struct Target {
     /// Session name for the AssumeRole call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_name: Option<SessionName>,
+    /// The table's customer managed KMS key, which reads and writes need
+    /// (`kms:Decrypt` in the generated policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<KmsKeyArn>,
 }
 
 impl Target {
@@ -221,6 +232,7 @@ impl Target {
             role_arn: None,
             external_id: None,
             session_name: None,
+            kms_key: None,
         }
     }
 }
@@ -296,9 +308,10 @@ impl Expectation {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// CloudWatch namespace.
-    #[serde(default)]
-    pub namespace: Namespace,
+    /// CloudWatch namespace (default `DynamoDBAuthCanary`; a deployment's
+    /// `CANARY_NAMESPACE` wins, and a different value here is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Namespace>,
     /// Where metrics go.
     #[serde(default)]
     pub sink: SinkKind,
@@ -352,6 +365,13 @@ pub enum Detail {
     Summary,
     /// Adds per-table, per-region, per-probe series.
     Probe,
+}
+
+impl MetricsConfig {
+    /// The namespace metrics are published in.
+    pub fn namespace(&self) -> Namespace {
+        self.namespace.clone().unwrap_or_default()
+    }
 }
 
 impl Detail {
@@ -416,9 +436,15 @@ impl Config {
             if let Some(Regions::List(list)) = &t.regions {
                 no_duplicates(list, &format!("{p}.regions"), &err)?;
             }
+            // IAM is evaluated before DynamoDB validates the key, so a
+            // must-deny probe needs no real key (a placeholder does).
             let probes = self.probes_for(t);
             let needs_key = probes.contains(ProbeKind::Read) || probes.contains(ProbeKind::Write);
-            if needs_key && t.key.is_none() && !probes.contains(ProbeKind::Describe) {
+            if needs_key
+                && t.key.is_none()
+                && t.expect == Expectation::Allow
+                && !probes.contains(ProbeKind::Describe)
+            {
                 return Err(err(
                     format!("{p}.key"),
                     "read and write probes need a sentinel key: give \"key\", or add the describe probe so it can be derived from the table's key schema".into(),
@@ -543,6 +569,8 @@ mod tests {
         let e = parse(r#"{"targets":[{"table":"abc","probes":["read"]}]}"#).unwrap_err();
         assert!(e.contains("targets[0].key"), "{e}");
         parse(r#"{"targets":[{"table":"abc","probes":["read","describe"]}]}"#).unwrap();
+        // A must-deny read needs no key: IAM answers before the key is read.
+        parse(r#"{"targets":[{"table":"abc","probes":["read"],"expect":"deny"}]}"#).unwrap();
     }
 
     #[test]

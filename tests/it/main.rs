@@ -3,6 +3,7 @@
 
 mod cli_config;
 mod cross_account;
+mod deployment;
 mod doctor;
 mod identity;
 mod metrics;

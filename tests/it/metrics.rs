@@ -165,14 +165,18 @@ fn put_metric_data_carries_the_contract_for_a_mixed_run() {
         j["metrics"]["datums"].as_u64().unwrap() as usize,
         data.len()
     );
+    // Every datum carries the deployment's name first; a command-line run
+    // that names none publishes as `cli`.
     let find = |name: &str, dims: &[(&str, &str)]| {
+        let mut want = vec![("Canary", "cli")];
+        want.extend_from_slice(dims);
         data.iter()
             .find(|(n, _, d, _)| {
                 n == name
-                    && d.len() == dims.len()
-                    && d.iter().zip(dims).all(|((a, b), (c, e))| a == c && b == e)
+                    && d.len() == want.len()
+                    && d.iter().zip(&want).all(|((a, b), (c, e))| a == c && b == e)
             })
-            .unwrap_or_else(|| panic!("{name} {dims:?} not in {data:?}"))
+            .unwrap_or_else(|| panic!("{name} {want:?} not in {data:?}"))
     };
     assert_eq!(find("CanaryRuns", &[]).3, 1.0);
     assert_eq!(find("CanaryRuns", &[]).1, "Count");
@@ -181,6 +185,11 @@ fn put_metric_data_carries_the_contract_for_a_mixed_run() {
     assert_eq!(find("ProbeFailures", &[]).3, 1.0);
     assert_eq!(find("UnexpectedAccess", &[]).3, 0.0);
     assert_eq!(find("IdentityMismatch", &[]).3, 0.0);
+    assert_eq!(find("UnhealthyRuns", &[]).3, 1.0);
+    assert_eq!(find("ProbesNotRun", &[]).3, 0.0);
+    assert!(data
+        .iter()
+        .all(|(_, _, d, _)| d[0] == ("Canary".to_string(), "cli".to_string())));
     let ok = find(
         "ProbeSuccess",
         &[
@@ -270,7 +279,14 @@ fn emf(stderr: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The value of `name` with dimensions `Canary=cli` then `dims`.
 fn emf_value(lines: &[Value], name: &str, dims: &[(&str, &str)]) -> Option<f64> {
+    let mut all = vec![("Canary", "cli")];
+    all.extend_from_slice(dims);
+    emf_value_of(lines, name, &all)
+}
+
+fn emf_value_of(lines: &[Value], name: &str, dims: &[(&str, &str)]) -> Option<f64> {
     lines.iter().find_map(|l| {
         let d = &l["_aws"]["CloudWatchMetrics"][0];
         let names: Vec<&str> = d["Dimensions"][0]
@@ -395,8 +411,60 @@ fn auto_falls_back_to_emf_when_credentials_are_missing() {
 }
 
 #[test]
+fn a_named_deployment_publishes_under_its_own_canary_dimension() {
+    let server = FixedServer::start(|req| Some(aws(req, &cbor_ok)));
+    let env = vec![("CANARY_NAME".to_string(), "from-env".to_string())];
+    for (args, name) in [
+        (vec![], "from-env"),
+        (vec!["--canary", "prod-eu"], "prod-eu"),
+    ] {
+        let mut all = vec!["--endpoint-url", server.url.as_str(), "--sink", "emf"];
+        all.extend_from_slice(&args);
+        let r = check(
+            &json!({"targets": [{"table": "ok-table"}]}),
+            &crate::support::dummy_creds(),
+            &all,
+            &env,
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        let lines = emf(&r.stderr);
+        assert_eq!(
+            emf_value_of(&lines, "CanaryRuns", &[("Canary", name)]),
+            Some(1.0),
+            "{}",
+            r.stderr
+        );
+        assert!(lines.iter().all(|l| l["Canary"] == name), "{}", r.stderr);
+    }
+    let r = check(
+        &json!({"targets": [{"table": "ok-table"}]}),
+        &crate::support::dummy_creds(),
+        &[
+            "--endpoint-url",
+            server.url.as_str(),
+            "--canary",
+            "has/slash",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--canary: \"has/slash\" is not a canary name"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn readme_contract_table_is_the_code_contract() {
     let readme = std::fs::read_to_string(crate::support::root().join("README.md")).unwrap();
+    let table = contract_markdown();
+    assert_eq!(
+        table.lines().count(),
+        dynamodb_auth_canary::metrics::CONTRACT.len() + 2,
+        "a header, a rule and one row per metric:\n{table}"
+    );
     assert!(
         readme.contains(&contract_markdown()),
         "README's metrics table differs from metrics::CONTRACT; paste:\n{}",
@@ -418,7 +486,7 @@ fn metrics_command_prints_cost_for_both_details() {
     let targets: Vec<Value> = (0..40)
         .map(|i| json!({"table": format!("table{i}")}))
         .collect();
-    for (detail, min_metrics) in [("summary", 6), ("probe", 480)] {
+    for (detail, min_metrics) in [("summary", 8), ("probe", 488)] {
         let path = dir.path().join(format!("{detail}.json"));
         std::fs::write(&path, json!({"defaults": {"regions": regions}, "targets": targets, "metrics": {"detail": detail}}).to_string()).unwrap();
         let r = canary(
