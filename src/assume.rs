@@ -113,16 +113,27 @@ pub fn assume_failure(mut f: Failure, role_arn: &str) -> Failure {
     if f.class != Class::AccessDenied {
         return f;
     }
-    let lower = f.message.to_ascii_lowercase();
-    let why = if lower.contains("no identity-based policy")
-        || lower.contains("explicit deny in an identity-based policy")
-    {
-        "the caller's own policies do not allow sts:AssumeRole on this role"
-    } else if lower.contains("resource-based policy") || lower.contains("trust") {
-        "the role's trust policy does not accept this caller (or the external id)"
-    } else {
-        "either the caller lacks sts:AssumeRole on this role, or the role's trust policy (or external id) does not accept the caller"
+    use crate::explain::Layer;
+    let why = match f.denied_by.as_ref().map(|d| d.layer) {
+        Some(Layer::IdentityPolicy) => {
+            "the caller's own policies do not allow sts:AssumeRole on this role"
+        }
+        Some(Layer::TrustPolicy) | Some(Layer::ResourcePolicy) => {
+            "the role's trust policy does not accept this caller (or the external id)"
+        }
+        Some(Layer::Scp) | Some(Layer::Rcp) | Some(Layer::PermissionsBoundary) | Some(Layer::SessionPolicy) | Some(Layer::VpcEndpointPolicy) => {
+            "a policy above the caller and the role refuses it (see denied_by)"
+        }
+        Some(Layer::Unknown) | None => {
+            "either the caller lacks sts:AssumeRole on this role, or the role's trust policy (or external id) does not accept the caller"
+        }
     };
+    // A resource-based denial of AssumeRole is the trust policy.
+    if let Some(d) = f.denied_by.as_mut() {
+        if d.layer == Layer::ResourcePolicy {
+            d.layer = Layer::TrustPolicy;
+        }
+    }
     f.class = Class::AssumeRoleDenied;
     f.message = format!(
         "AssumeRole {role_arn} refused: {why}. AWS said: {}",
@@ -137,12 +148,19 @@ mod tests {
 
     #[test]
     fn denial_reasons_are_told_apart() {
-        let d = |m: &str| Failure::new(Class::AccessDenied, m);
+        let d = |m: &str| Failure {
+            denied_by: Some(Box::new(crate::explain::denied_by(m))),
+            ..Failure::new(Class::AccessDenied, m)
+        };
         let f = assume_failure(d("User: u is not authorized to perform: sts:AssumeRole on resource: r because no identity-based policy allows the sts:AssumeRole action"), "r");
         assert_eq!(f.class, Class::AssumeRoleDenied);
         assert!(f.message.contains("caller's own policies"), "{}", f.message);
         let f = assume_failure(d("User: u is not authorized to perform: sts:AssumeRole on resource: r because no resource-based policy allows the sts:AssumeRole action"), "r");
         assert!(f.message.contains("trust policy"), "{}", f.message);
+        assert_eq!(
+            f.denied_by.unwrap().layer,
+            crate::explain::Layer::TrustPolicy
+        );
         let f = assume_failure(
             d("User: u is not authorized to perform: sts:AssumeRole"),
             "r",

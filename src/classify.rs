@@ -4,6 +4,7 @@
 //! error (a proxy's page, an emulator answering XML) the raw HTTP response is
 //! read instead. Credential-chain failures are found by walking `source()`.
 
+use crate::explain::{denied_by, DeniedBy};
 use crate::redact::{redact, truncate};
 use aws_config::meta::ProviderChainError;
 use aws_credential_types::provider::error::CredentialsError;
@@ -44,6 +45,10 @@ pub enum Class {
     AuthExpired,
     /// IAM refused the action.
     AccessDenied,
+    /// KMS refused the table's customer managed key to the caller.
+    KmsAccessDenied,
+    /// DynamoDB itself can no longer use the table's KMS key.
+    KmsInaccessible,
     /// AssumeRole into a target's role was refused.
     AssumeRoleDenied,
     /// A must-deny probe was allowed: a least-privilege regression.
@@ -58,6 +63,8 @@ pub enum Class {
     Timeout,
     /// The service failed (5xx).
     ServiceError,
+    /// Something other than AWS answered (a proxy's page, a local server).
+    NotAws,
     /// Anything else.
     Other,
 }
@@ -77,6 +84,8 @@ impl Class {
         Class::AuthClockSkew,
         Class::AuthExpired,
         Class::AccessDenied,
+        Class::KmsAccessDenied,
+        Class::KmsInaccessible,
         Class::AssumeRoleDenied,
         Class::UnexpectedAccess,
         Class::NotFound,
@@ -84,6 +93,7 @@ impl Class {
         Class::EndpointUnreachable,
         Class::Timeout,
         Class::ServiceError,
+        Class::NotAws,
         Class::Other,
     ];
 
@@ -102,6 +112,8 @@ impl Class {
             Class::AuthClockSkew => "auth_clock_skew",
             Class::AuthExpired => "auth_expired",
             Class::AccessDenied => "access_denied",
+            Class::KmsAccessDenied => "kms_access_denied",
+            Class::KmsInaccessible => "kms_inaccessible",
             Class::AssumeRoleDenied => "assume_role_denied",
             Class::UnexpectedAccess => "unexpected_access",
             Class::NotFound => "not_found",
@@ -109,11 +121,12 @@ impl Class {
             Class::EndpointUnreachable => "endpoint_unreachable",
             Class::Timeout => "timeout",
             Class::ServiceError => "service_error",
+            Class::NotAws => "not_aws",
             Class::Other => "other",
         }
     }
 
-    /// Credential and signature failures: the classes that page.
+    /// Credential, signature and key failures: the classes that page.
     /// (`access_denied` counts too, but only on allow-expected probes,
     /// which the caller decides.)
     pub fn is_auth(self) -> bool {
@@ -128,6 +141,8 @@ impl Class {
                 | Class::AuthClockSkew
                 | Class::AuthExpired
                 | Class::AssumeRoleDenied
+                | Class::KmsAccessDenied
+                | Class::KmsInaccessible
         )
     }
 
@@ -146,6 +161,8 @@ impl Class {
             Class::AuthClockSkew => "the host clock is off by more than 5 minutes: sync it (chrony/NTP) and check the container's clock",
             Class::AuthExpired => "the session token has expired: refresh the temporary credentials (aws sso login, re-assume the role) and check that the refresh runs before expiry",
             Class::AccessDenied => "IAM refused this action: add the action on this table's ARN to the role's policy, and check permission boundaries, SCPs and resource policies",
+            Class::KmsAccessDenied => "KMS refused the table's customer managed key to this role: check the key policy and grants for the role (kms:Decrypt, and kms:Encrypt/GenerateDataKey for writes), and that the key is enabled",
+            Class::KmsInaccessible => "DynamoDB cannot use the table's KMS key (disabled, scheduled for deletion, or its grant revoked): restore access to the key before the table is archived, seven days after it became inaccessible",
             Class::AssumeRoleDenied => "AssumeRole was refused: either the caller lacks sts:AssumeRole on this role ARN, or the role's trust policy (or external id) does not accept the caller",
             Class::UnexpectedAccess => "a call that must be denied succeeded: a policy grants more than intended; find the statement that allows it and narrow it",
             Class::NotFound => "no such table here: the table may live in another region or account; check the region, the account, and the table name's spelling",
@@ -153,6 +170,7 @@ impl Class {
             Class::EndpointUnreachable => "nothing answered at the endpoint: check AWS_ENDPOINT_URL*/DYNAMODB_ENDPOINT overrides left over from local development, DNS, proxies and VPC endpoints",
             Class::Timeout => "no answer in time: check network routes, security groups, NAT or VPC endpoints, and the endpoint override; raise timeout_ms only if the path is known to be slow",
             Class::ServiceError => "the service answered with a server error: usually transient; check the AWS Health Dashboard if it persists",
+            Class::NotAws => "something other than AWS answered (an HTML page, a proxy, a local development server): look for an endpoint override (AWS_ENDPOINT_URL*, DYNAMODB_ENDPOINT) or a proxy (HTTPS_PROXY) pointing at the wrong place",
             Class::Other => "an unexpected answer: read the code and message; a non-AWS body means something other than DynamoDB answered",
         }
     }
@@ -189,6 +207,9 @@ pub struct Failure {
     /// Providers tried, for credential-chain failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers_tried: Vec<ProviderTried>,
+    /// Which policy layer denied, for access denials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<Box<DeniedBy>>,
 }
 
 impl Failure {
@@ -201,12 +222,19 @@ impl Failure {
             request_id: None,
             http_status: None,
             providers_tried: Vec::new(),
+            denied_by: None,
         }
     }
 
-    /// The hint for this failure's class.
-    pub fn hint(&self) -> &'static str {
-        self.class.hint()
+    /// What to check first: the denying layer's owner for a denial whose
+    /// layer is known, else the class's hint.
+    pub fn hint(&self) -> String {
+        match &self.denied_by {
+            Some(d) if matches!(self.class, Class::AccessDenied | Class::AssumeRoleDenied) => {
+                d.layer.hint(d.explicit).to_string()
+            }
+            _ => self.class.hint().to_string(),
+        }
     }
 }
 
@@ -267,12 +295,14 @@ pub fn from_wire(
 ) -> Failure {
     let msg = message.clone().unwrap_or_default();
     let lower = msg.to_ascii_lowercase();
+    // Without an AWS error code the body is not an AWS error: something
+    // else answered, whatever its status (a 429 is still throttling).
     let class = match code.as_deref() {
         Some(c) => class_of_code(c, &lower, status),
         None => match status {
-            Some(s) if s >= 500 => Class::ServiceError,
             Some(429) => Class::Throttled,
-            _ => Class::Other,
+            Some(_) => Class::NotAws,
+            None => Class::Other,
         },
     };
     let message = match (&message, code.as_deref()) {
@@ -283,6 +313,7 @@ pub fn from_wire(
     Failure {
         class,
         code,
+        denied_by: (class == Class::AccessDenied).then(|| Box::new(denied_by(&message))),
         message: redact(&message),
         request_id,
         http_status: status,
@@ -314,6 +345,9 @@ fn class_of_code(code: &str, lower_msg: &str, status: Option<u16>) -> Class {
         }
         "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidAccessKeyId" => {
             Class::AuthInvalidToken
+        }
+        "AccessDeniedException" if lower_msg.starts_with("kms key access denied") => {
+            Class::KmsAccessDenied
         }
         "AccessDeniedException"
         | "AccessDenied"
@@ -599,19 +633,23 @@ mod tests {
     #[test]
     fn proxy_html_page_is_not_mistaken_for_aws() {
         let f = wire(502, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>");
-        assert_eq!(f.class, Class::ServiceError);
+        assert_eq!(f.class, Class::NotAws);
+        assert!(f.hint().contains("endpoint override"), "{}", f.hint());
         assert_eq!(f.code, None);
         assert!(f.message.contains("502 Bad Gateway"), "{}", f.message);
         assert!(f.message.contains("not an AWS error"), "{}", f.message);
         let f = wire(403, "<html><title>Forbidden by proxy policy</title></html>");
-        assert_eq!(f.class, Class::Other);
+        assert_eq!(f.class, Class::NotAws);
         assert!(f.message.contains("Forbidden by proxy policy"));
+        let f = wire(501, "Not Implemented");
+        assert_eq!(f.class, Class::NotAws);
+        assert!(f.message.contains("HTTP 501"), "{}", f.message);
     }
 
     #[test]
     fn empty_body_and_unknown_codes() {
         let f = from_wire(Some(404), None, None, None, Some(""));
-        assert_eq!(f.class, Class::Other);
+        assert_eq!(f.class, Class::NotAws);
         assert!(f.message.contains("empty body"));
         let f = wire(
             400,
@@ -623,6 +661,38 @@ mod tests {
         assert_eq!(f.class, Class::ServiceError);
         let f = wire(429, "slow down");
         assert_eq!(f.class, Class::Throttled);
+    }
+
+    #[test]
+    fn kms_denials_and_policy_layers_are_told_apart() {
+        let body = |m: &str| {
+            format!(
+                r#"{{"__type":"com.amazon.coral.service#AccessDeniedException","message":"{m}"}}"#
+            )
+        };
+        let f = wire(400, &body("KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: User: arn:aws:sts::123456789012:assumed-role/R/s is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:123456789012:key/abc (Service: AWSKMS; Status Code: 400)"));
+        assert_eq!(f.class, Class::KmsAccessDenied);
+        assert!(f.denied_by.is_none());
+        assert!(f.hint().contains("key policy"));
+        let f = wire(400, &body("User: arn:aws:sts::123456789012:assumed-role/R/s is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/t with an explicit deny in a service control policy: arn:aws:organizations::111122223333:policy/o-abcd1234/service_control_policy/p-abcd1234"));
+        assert_eq!(f.class, Class::AccessDenied);
+        let d = f.denied_by.clone().unwrap();
+        assert_eq!((d.layer, d.explicit), (crate::explain::Layer::Scp, true));
+        assert!(d.policy_arn.unwrap().ends_with("/p-abcd1234"));
+        assert!(
+            f.hint().contains("organization's administrators"),
+            "{}",
+            f.hint()
+        );
+        let f = wire(
+            400,
+            &body("User: x is not authorized to perform: dynamodb:GetItem"),
+        );
+        assert_eq!(
+            f.denied_by.as_ref().unwrap().layer,
+            crate::explain::Layer::Unknown
+        );
+        assert!(f.hint().starts_with("IAM refused"));
     }
 
     #[test]

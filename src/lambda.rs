@@ -322,6 +322,9 @@ fn probe_fields(p: &ProbeResult, canary: &str) -> Map<String, Value> {
     if let Some(principal) = &p.principal {
         m.insert("principal".into(), json!(principal));
     }
+    if let Some(d) = &p.denied_by {
+        m.insert("denied_by".into(), json!(d));
+    }
     m
 }
 

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod deploy;
 pub mod doctor;
 pub mod error;
+pub mod explain;
 pub mod iam;
 pub mod identity;
 pub mod lambda;

@@ -11,7 +11,7 @@ use crate::report::{Outcome, ProbeId, ProbeResult};
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, TableDescription};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Sentinel value of a string (S) key attribute.
 pub const SENTINEL_S: &str = "__dynamodb_auth_canary__";
@@ -130,7 +130,21 @@ fn judge(
             p.code = f.code;
             p.request_id = f.request_id;
             p.message = Some("denied as expected".into());
+            p.denied_by = f.denied_by;
             p
+        }
+        // KMS is consulted after IAM: a key denial proves IAM allowed it.
+        (Expectation::Deny, Err(f)) if f.class == Class::KmsAccessDenied => {
+            let mut g = Failure::new(
+                Class::UnexpectedAccess,
+                format!(
+                    "must be denied, but IAM let the call through (only KMS refused the key: {})",
+                    f.message
+                ),
+            );
+            g.code = f.code;
+            g.request_id = f.request_id;
+            fail(g)
         }
         // IAM is evaluated before existence and before validation: an answer
         // about the table or the key means the call got past IAM.
@@ -172,7 +186,10 @@ pub async fn run_chain(client: &Client, spec: &ChainSpec) -> Vec<ProbeResult> {
         let result = match kind {
             ProbeKind::Describe => {
                 let d = describe(client, spec.table.as_str(), spec.timeout).await;
-                let r = d.as_ref().map(|_| ()).map_err(Clone::clone);
+                let r = match &d {
+                    Ok(t) => key_usable(t, SystemTime::now()),
+                    Err(f) => Err(f.clone()),
+                };
                 described = Some(d);
                 r
             }
@@ -194,6 +211,47 @@ pub async fn run_chain(client: &Client, spec: &ChainSpec) -> Vec<ProbeResult> {
         results.push(judge(spec, kind, result, elapsed_ms(started)));
     }
     results
+}
+
+/// How long AWS keeps a table whose KMS key DynamoDB cannot use before it
+/// archives the table.
+pub const KMS_ARCHIVE_AFTER_SECONDS: i64 = 7 * 24 * 3_600;
+
+/// A described table whose KMS key DynamoDB can no longer use fails the
+/// describe probe with `kms_inaccessible`, naming the key and the time left
+/// before AWS archives the table.
+fn key_usable(t: &TableDescription, now: SystemTime) -> Result<(), Failure> {
+    use aws_sdk_dynamodb::types::TableStatus;
+    if t.table_status() != Some(&TableStatus::InaccessibleEncryptionCredentials) {
+        return Ok(());
+    }
+    let sse = t.sse_description();
+    let key = sse
+        .and_then(|s| s.kms_master_key_arn())
+        .unwrap_or("(key not named)");
+    let since = sse
+        .and_then(|s| s.inaccessible_encryption_date_time())
+        .and_then(|d| SystemTime::try_from(*d).ok());
+    let left = match since {
+        Some(since) => {
+            let archive_at = since + Duration::from_secs(KMS_ARCHIVE_AFTER_SECONDS as u64);
+            let secs = crate::clock::seconds_until(archive_at, now);
+            if secs > 0 {
+                format!(
+                    "AWS archives the table in {} h {} min unless access to the key is restored",
+                    secs / 3_600,
+                    secs % 3_600 / 60
+                )
+            } else {
+                "the seven days before archival have passed: the table is being archived".into()
+            }
+        }
+        None => "AWS archives such a table seven days after the key became inaccessible".into(),
+    };
+    Err(Failure::new(
+        Class::KmsInaccessible,
+        format!("DynamoDB cannot use the table's KMS key {key} (INACCESSIBLE_ENCRYPTION_CREDENTIALS): {left}"),
+    ))
 }
 
 fn not_run(spec: &ChainSpec, kind: ProbeKind, f: Failure) -> ProbeResult {
@@ -449,5 +507,59 @@ mod tests {
         assert!(e.message.contains("not run"));
         let k = resolve_key(&spec(Expectation::Deny), Some(&Err(f))).unwrap();
         assert!(k.contains_key(PLACEHOLDER_KEY));
+    }
+
+    #[test]
+    fn a_table_whose_key_dynamodb_lost_fails_with_the_time_left() {
+        use aws_sdk_dynamodb::types::{SseDescription, TableStatus};
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let since = aws_smithy_types::DateTime::from_secs(1_800_000_000 - 2 * 86_400);
+        let t = TableDescription::builder()
+            .table_status(TableStatus::InaccessibleEncryptionCredentials)
+            .sse_description(
+                SseDescription::builder()
+                    .kms_master_key_arn("arn:aws:kms:us-east-1:123456789012:key/k1")
+                    .inaccessible_encryption_date_time(since)
+                    .build(),
+            )
+            .build();
+        let f = key_usable(&t, now).unwrap_err();
+        assert_eq!(f.class, Class::KmsInaccessible);
+        assert!(
+            f.message
+                .contains("arn:aws:kms:us-east-1:123456789012:key/k1"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("archives the table in 120 h 0 min"),
+            "{}",
+            f.message
+        );
+        let active = TableDescription::builder()
+            .table_status(TableStatus::Active)
+            .build();
+        assert!(key_usable(&active, now).is_ok());
+    }
+
+    #[test]
+    fn a_kms_denial_on_a_must_deny_probe_is_unexpected_access() {
+        let f = Failure::new(Class::KmsAccessDenied, "KMS key access denied error: x");
+        let p = judge(&spec(Expectation::Deny), ProbeKind::Read, Err(f), 1.0);
+        assert_eq!(
+            (p.outcome, p.class),
+            (Outcome::Fail, Class::UnexpectedAccess)
+        );
+        let denied = Failure {
+            denied_by: Some(Box::new(crate::explain::denied_by("User: x is not authorized to perform: dynamodb:GetItem on resource: t because no identity-based policy allows the dynamodb:GetItem action"))),
+            ..Failure::new(Class::AccessDenied, "no")
+        };
+        let p = judge(&spec(Expectation::Deny), ProbeKind::Read, Err(denied), 1.0);
+        assert_eq!(p.outcome, Outcome::Ok);
+        assert_eq!(
+            p.denied_by.unwrap().layer,
+            crate::explain::Layer::IdentityPolicy,
+            "a must-deny result says which layer denied"
+        );
     }
 }

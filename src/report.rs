@@ -74,7 +74,7 @@ impl IdentityReport {
             code: f.code.clone(),
             message: Some(f.message.clone()),
             request_id: f.request_id.clone(),
-            hint: Some(f.hint().to_string()),
+            hint: Some(f.hint()),
             providers_tried: f.providers_tried,
             latency_ms,
             ..IdentityReport::default()
@@ -119,6 +119,9 @@ pub struct ProbeResult {
     /// (a target reached through `role_arn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// Which policy layer denied (access denials, must-deny results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<Box<crate::explain::DeniedBy>>,
 }
 
 impl ProbeResult {
@@ -134,13 +137,15 @@ impl ProbeResult {
             latency_ms,
             hint: None,
             principal: None,
+            denied_by: None,
         }
     }
 
     /// A failed (or not run) probe from a classified failure.
     pub fn from_failure(id: ProbeId, outcome: Outcome, f: Failure, latency_ms: f64) -> ProbeResult {
         ProbeResult {
-            hint: Some(f.hint().to_string()),
+            hint: Some(f.hint()),
+            denied_by: f.denied_by,
             outcome,
             class: f.class,
             code: f.code,
@@ -411,6 +416,9 @@ impl Report {
                         "        {code}: {} (request id {rid})",
                         p.message.as_deref().unwrap_or("")
                     );
+                    if let Some(d) = &p.denied_by {
+                        let _ = writeln!(s, "        denied by: {}", d.describe());
+                    }
                     if let Some(h) = &p.hint {
                         let _ = writeln!(s, "        hint: {h}");
                     }

@@ -120,8 +120,11 @@ async fn proxy_html_page_and_server_errors() {
         b"<html><head><title>502 Bad Gateway</title></head><body>corporate proxy</body></html>"
             .to_vec(),
     );
+    // Not an AWS error body: something other than AWS answered, whatever
+    // the status, and the hint points at the endpoint override.
     let p = probe_against(html).await;
-    assert_eq!(p.class.as_str(), "service_error", "{p:?}");
+    assert_eq!(p.class.as_str(), "not_aws", "{p:?}");
+    assert!(p.hint.as_deref().unwrap().contains("endpoint override"));
     assert_eq!(p.code, None);
     assert!(
         p.message.as_deref().unwrap().contains("502 Bad Gateway"),
@@ -133,8 +136,16 @@ async fn proxy_html_page_and_server_errors() {
         b"<html><title>Access blocked by proxy</title></html>".to_vec(),
     ))
     .await;
-    assert_eq!(p.class.as_str(), "other", "{p:?}");
+    assert_eq!(p.class.as_str(), "not_aws", "{p:?}");
     assert!(p.message.as_deref().unwrap().contains("not an AWS error"));
+    // A local development server that does not implement DynamoDB.
+    let p = probe_against((
+        501,
+        vec![("content-type".into(), "text/plain".into())],
+        b"Unsupported method ('POST')".to_vec(),
+    ))
+    .await;
+    assert_eq!(p.class.as_str(), "not_aws", "{p:?}");
     let p = probe_against(json_error(
         500,
         "com.amazonaws.dynamodb.v20120810#InternalServerError",
@@ -142,4 +153,115 @@ async fn proxy_html_page_and_server_errors() {
     ))
     .await;
     assert_eq!(p.class.as_str(), "service_error");
+}
+
+/// An AccessDeniedException as DynamoDB sends it (HTTP 400, JSON).
+fn denied(message: &str) -> Answer {
+    json_error(
+        400,
+        "com.amazon.coral.service#AccessDeniedException",
+        message,
+    )
+}
+
+#[tokio::test]
+async fn every_denying_layer_is_reported_through_the_sdk() {
+    let head = "User: arn:aws:sts::123456789012:assumed-role/CanaryRole/canary is not authorized to perform: dynamodb:DescribeTable on resource: arn:aws:dynamodb:us-east-1:123456789012:table/orders";
+    let arn =
+        "arn:aws:organizations::111122223333:policy/o-abcd1234/service_control_policy/p-abcd1234";
+    let layers = [
+        ("identity-based policy", "identity_policy"),
+        ("permissions boundary", "permissions_boundary"),
+        ("session policy", "session_policy"),
+        ("sessions policy", "session_policy"),
+        ("service control policy", "scp"),
+        ("resource control policy", "rcp"),
+        ("VPC endpoint policy", "vpc_endpoint_policy"),
+        (
+            "VPC endpoint policy transitively through a service control policy",
+            "vpc_endpoint_policy",
+        ),
+        ("resource-based policy", "resource_policy"),
+        ("role trust policy", "trust_policy"),
+    ];
+    for (phrase, layer) in layers {
+        let forms = [
+            (
+                format!("{head} because no {phrase} allows the dynamodb:DescribeTable action"),
+                false,
+                None,
+            ),
+            (
+                format!("{head} with an explicit deny in a {phrase}"),
+                true,
+                None,
+            ),
+            (
+                format!("{head} with an explicit deny in a {phrase}: {arn}"),
+                true,
+                Some(arn),
+            ),
+        ];
+        for (message, explicit, policy_arn) in forms {
+            let p = probe_against(denied(&message)).await;
+            assert_eq!(p.class.as_str(), "access_denied", "{message}");
+            let d = serde_json::to_value(p.denied_by.as_ref().expect("denied_by")).unwrap();
+            assert_eq!(d["layer"], layer, "{message}");
+            assert_eq!(d["explicit"], explicit, "{message}");
+            assert_eq!(d["policy_arn"].as_str(), policy_arn, "{message}");
+            assert_eq!(p.request_id.as_deref(), Some("REQ-FIXED-1"));
+        }
+    }
+    let p = probe_against(denied(head)).await;
+    let d = serde_json::to_value(p.denied_by.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        d,
+        serde_json::json!({"layer": "unknown", "explicit": false, "policy_arn": null})
+    );
+    let p = probe_against(denied(&format!(
+        "{head} with an explicit deny in a service control policy: {arn}"
+    )))
+    .await;
+    assert!(
+        p.hint
+            .as_deref()
+            .unwrap()
+            .contains("organization's administrators"),
+        "{p:?}"
+    );
+    let p = probe_against(denied(&format!(
+        "{head} because no VPC endpoint policy allows the dynamodb:DescribeTable action"
+    )))
+    .await;
+    assert!(
+        p.hint.as_deref().unwrap().contains("endpoint's owner"),
+        "{p:?}"
+    );
+}
+
+#[tokio::test]
+async fn kms_denials_and_lost_keys_are_their_own_classes() {
+    let p = probe_against(denied("KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: User: arn:aws:sts::123456789012:assumed-role/CanaryRole/canary is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:123456789012:key/abcd (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)")).await;
+    assert_eq!(p.class.as_str(), "kms_access_denied", "{p:?}");
+    assert!(p.hint.as_deref().unwrap().contains("key policy"));
+    let since = dynamodb_auth_canary::clock::epoch_seconds() - 86_400;
+    let body = serde_json::json!({"Table": {"TableName": "orders", "TableStatus": "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "SSEDescription": {"Status": "ENABLED", "SSEType": "KMS",
+            "KMSMasterKeyArn": "arn:aws:kms:us-east-1:123456789012:key/lost-key",
+            "InaccessibleEncryptionDateTime": since}}});
+    let p = probe_against((
+        200,
+        vec![("content-type".into(), "application/x-amz-json-1.0".into())],
+        body.to_string().into_bytes(),
+    ))
+    .await;
+    assert_eq!(p.class.as_str(), "kms_inaccessible", "{p:?}");
+    let m = p.message.as_deref().unwrap();
+    assert!(
+        m.contains("arn:aws:kms:us-east-1:123456789012:key/lost-key"),
+        "{m}"
+    );
+    assert!(m.contains("archives the table in 14"), "{m}");
 }
