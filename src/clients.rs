@@ -56,6 +56,7 @@ pub struct AwsClients {
     dynamodb: Mutex<HashMap<String, aws_sdk_dynamodb::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     ssm: aws_sdk_ssm::Client,
+    credential_problem: Option<crate::classify::Failure>,
 }
 
 /// Reads an environment variable, treating empty as unset.
@@ -151,6 +152,7 @@ impl AwsClients {
                 .build(),
         );
         let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let credential_problem = crate::credentials::problem(opts.profile.as_deref()).await;
         Ok(AwsClients {
             sdk,
             region,
@@ -160,6 +162,7 @@ impl AwsClients {
             dynamodb: Mutex::new(HashMap::new()),
             cloudwatch: Mutex::new(HashMap::new()),
             ssm,
+            credential_problem,
         })
     }
 
@@ -174,9 +177,15 @@ impl AwsClients {
     }
 
     /// Server time minus local time in seconds, from the `Date` header of the
-    /// last STS response.
+    /// last STS or DynamoDB response.
     pub fn clock_skew_seconds(&self) -> Option<i64> {
         *self.server_date.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A credential problem found before any request (partial environment
+    /// keys, a missing profile): every call of a run fails with it.
+    pub fn credential_problem(&self) -> Option<&crate::classify::Failure> {
+        self.credential_problem.as_ref()
     }
 
     /// The SSM client (the canary's own region): the configuration parameter.
@@ -212,7 +221,8 @@ impl AwsClients {
 
     fn dynamodb_builder(&self, region: &str) -> aws_sdk_dynamodb::config::Builder {
         let mut b = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
-            .region(Region::new(region.to_string()));
+            .region(Region::new(region.to_string()))
+            .interceptor(self.server_date.clone());
         if let Some(url) = &self.dynamodb_endpoint {
             b = b.endpoint_url(url);
         }

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod cost;
+pub mod credentials;
 pub mod deploy;
 pub mod doctor;
 pub mod error;

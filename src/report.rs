@@ -61,6 +61,10 @@ pub struct IdentityReport {
     /// Seconds until the credentials expire, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_expire_in_seconds: Option<i64>,
+    /// AWS's clock minus this host's, in seconds, from the `Date` headers of
+    /// the run's responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_seconds: Option<i64>,
     /// Latency of GetCallerIdentity.
     pub latency_ms: f64,
 }

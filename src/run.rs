@@ -41,6 +41,20 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
     let started = Instant::now();
     let own_region = canary.clients.region().region.clone();
     let units = plan(config, &own_region);
+    if let Some(f) = canary.clients.credential_problem() {
+        // What other SDKs would stop at, the whole run reports alike.
+        let probes = units
+            .iter()
+            .flat_map(|u| report_all(u, Outcome::Fail, f, 0.0))
+            .collect();
+        let identity = IdentityReport::failed(f.clone(), 0.0);
+        return Report::new(
+            identity,
+            probes,
+            own_region.to_string(),
+            elapsed_ms(started),
+        );
+    }
 
     let id_timeout = config.defaults.timeout_ms.duration();
     let id_canary = Arc::clone(canary);
@@ -109,6 +123,8 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
             .await
             .ok()
             .flatten();
+    identity.clock_skew_seconds = canary.clients.clock_skew_seconds();
+    judge_clock(&mut identity);
     let mut report = Report::new(
         identity,
         probes,
@@ -116,7 +132,53 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
         elapsed_ms(started),
     );
     add_expiry_warnings(&mut report, config);
+    add_clock_warning(&mut report);
     report
+}
+
+/// Beyond this skew AWS refuses requests signed by clients that do not
+/// correct for it (botocore, the AWS CLI): the run is unhealthy.
+pub const CLOCK_SKEW_FAIL_SECONDS: i64 = 300;
+/// Beyond this skew the run warns.
+pub const CLOCK_SKEW_WARN_SECONDS: i64 = 60;
+
+fn skew_text(skew: i64) -> String {
+    format!(
+        "this host's clock is {} s {} AWS's",
+        skew.abs(),
+        if skew > 0 { "behind" } else { "ahead of" }
+    )
+}
+
+/// The Rust SDK corrects its own signatures for clock skew, so the canary's
+/// calls succeed on a host whose clock is off; every other client on the
+/// host (boto3, the AWS CLI) fails. Beyond 5 minutes that is a failure.
+fn judge_clock(identity: &mut IdentityReport) {
+    let Some(skew) = identity.clock_skew_seconds else {
+        return;
+    };
+    if skew.abs() > CLOCK_SKEW_FAIL_SECONDS && identity.outcome == Outcome::Ok {
+        let f = Failure::new(
+            Class::AuthClockSkew,
+            format!("{}: the canary corrects for it, but AWS refuses requests signed more than 5 minutes off by clients that do not (boto3, the AWS CLI, most applications)", skew_text(skew)),
+        );
+        identity.outcome = Outcome::Fail;
+        identity.class = f.class;
+        identity.hint = Some(f.hint());
+        identity.message = Some(f.message);
+    }
+}
+
+fn add_clock_warning(report: &mut Report) {
+    if let Some(skew) = report.identity.clock_skew_seconds {
+        if skew.abs() > CLOCK_SKEW_WARN_SECONDS && skew.abs() <= CLOCK_SKEW_FAIL_SECONDS {
+            report.warnings.push(Warning {
+                class: Class::AuthClockSkew,
+                message: format!("{}: requests fail beyond 5 minutes", skew_text(skew)),
+                hint: Class::AuthClockSkew.hint().to_string(),
+            });
+        }
+    }
 }
 
 /// A run followed by publishing its metrics under the `Canary` dimension

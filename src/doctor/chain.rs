@@ -4,7 +4,6 @@
 use crate::classify::{chain_text, classify_credentials_error, Class};
 use crate::clients::env_var;
 use crate::redact::mask_key_id;
-use aws_config::profile::ProfileSet;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use serde::Serialize;
@@ -108,19 +107,7 @@ pub struct Winner {
     pub credentials: Credentials,
 }
 
-/// Why the profile provider had nothing: the selected profile does not exist.
-/// The provider itself flattens aws-config's `ProfileFileError` into a
-/// message (`CredentialsError::not_loaded(format!(..))`), so the typed
-/// answer comes from reading the profile files the way it does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileAbsence {
-    /// The config and credentials files define no profile at all
-    /// (aws-config's `ProfileFileError::NoProfilesDefined`).
-    NoProfilesDefined,
-    /// Profiles exist, but not the selected one
-    /// (aws-config's `ProfileFileError::MissingProfile` for the root profile).
-    MissingProfile,
-}
+pub use crate::credentials::ProfileAbsence;
 
 /// The walk's result.
 #[derive(Debug, Clone)]
@@ -166,7 +153,7 @@ pub async fn walk(profile: &str, timeout: Duration) -> ChainWalk {
                 }
                 Err(refusal) => {
                     if provider == Provider::Profile {
-                        walk.profile_absence = profile_absence(profile).await;
+                        walk.profile_absence = crate::credentials::profile_absence(profile).await;
                     }
                     refusal
                 }
@@ -254,33 +241,9 @@ async fn call(
 /// does (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, `~/.aws`) and
 /// says whether `profile` is absent. Files that cannot be read or parsed
 /// give `None`: the profile may exist, the provider's error says why not.
-async fn profile_absence(profile: &str) -> Option<ProfileAbsence> {
-    use aws_types::os_shim_internal::{Env, Fs};
-    let set = aws_config::profile::load(
-        &Fs::real(),
-        &Env::real(),
-        &Default::default(),
-        Some(profile.to_string().into()),
-    )
-    .await
-    .ok()?;
-    absence_in(&set, profile)
-}
-
-fn absence_in(set: &ProfileSet, profile: &str) -> Option<ProfileAbsence> {
-    if set.is_empty() {
-        Some(ProfileAbsence::NoProfilesDefined)
-    } else if set.get_profile(profile).is_none() {
-        Some(ProfileAbsence::MissingProfile)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_types::os_shim_internal::{Env, Fs};
 
     #[test]
     fn names_serialise_as_before() {
@@ -336,41 +299,5 @@ mod tests {
             serde_json::to_string(&step).unwrap(),
             r#"{"provider":"EcsContainer","status":"not_configured","detail":"x"}"#
         );
-    }
-
-    async fn set(files: &[(&str, &str)], profile: &str) -> ProfileSet {
-        let env = Env::from_slice(&[
-            ("AWS_CONFIG_FILE", "/c/config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/c/credentials"),
-        ]);
-        aws_config::profile::load(
-            &Fs::from_slice(files),
-            &env,
-            &Default::default(),
-            Some(profile.to_string().into()),
-        )
-        .await
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn absent_profiles_are_told_apart() {
-        let none = set(&[], "ops").await;
-        assert_eq!(
-            absence_in(&none, "ops"),
-            Some(ProfileAbsence::NoProfilesDefined)
-        );
-        let files = [
-            ("/c/config", "[profile real]\nregion = us-east-1\n"),
-            ("/c/credentials", "[ops]\naws_access_key_id = AKIAX\n"),
-        ];
-        let other = set(&files, "prod-typo").await;
-        assert_eq!(
-            absence_in(&other, "prod-typo"),
-            Some(ProfileAbsence::MissingProfile)
-        );
-        assert_eq!(absence_in(&other, "real"), None);
-        // A profile only in the credentials file exists too.
-        assert_eq!(absence_in(&other, "ops"), None);
     }
 }

@@ -163,3 +163,145 @@ fn human_output_of_identity() {
         r.stdout
     );
 }
+
+/// An endpoint that accepts every request but whose `Date` header is
+/// `offset_secs` away from this host's clock.
+fn skewed_aws(offset_secs: i64) -> crate::support::FixedServer {
+    crate::support::FixedServer::start(move |req| {
+        let now = std::time::SystemTime::now();
+        let then = if offset_secs >= 0 {
+            now + std::time::Duration::from_secs(offset_secs as u64)
+        } else {
+            now - std::time::Duration::from_secs(offset_secs.unsigned_abs())
+        };
+        let date = aws_smithy_types::DateTime::from(then)
+            .fmt(aws_smithy_types::date_time::Format::HttpDate)
+            .unwrap();
+        let body = String::from_utf8_lossy(&req.body).to_string();
+        let (status, mut headers, bytes) = if body.contains("GetCallerIdentity") {
+            crate::support::sts_ok()
+        } else {
+            (
+                200,
+                vec![("content-type".into(), "application/x-amz-json-1.0".into())],
+                json!({"Table": {"TableName": "orders", "TableStatus": "ACTIVE"}})
+                    .to_string()
+                    .into_bytes(),
+            )
+        };
+        headers.push(("date".into(), date));
+        Some((status, headers, bytes))
+    })
+}
+
+#[test]
+fn a_clock_an_hour_off_is_unhealthy_although_the_sdk_corrects_it() {
+    let server = skewed_aws(-3_600);
+    let r = check(
+        &json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}}),
+        &crate::support::dummy_creds(),
+        &["--endpoint-url", &server.url],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(
+        j["probes"][0]["outcome"], "ok",
+        "the requests themselves succeed"
+    );
+    assert_eq!(j["identity"]["class"], "auth_clock_skew", "{}", r.stdout);
+    let skew = j["identity"]["clock_skew_seconds"].as_i64().unwrap();
+    assert!((-3_610..=-3_590).contains(&skew), "{skew}");
+    assert!(j["identity"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ahead of AWS's"));
+    // A minute and a half off: a warning, the run stays healthy.
+    let server = skewed_aws(90);
+    let r = check(
+        &json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}}),
+        &crate::support::dummy_creds(),
+        &["--endpoint-url", &server.url],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["warnings"][0]["class"], "auth_clock_skew", "{}", r.stdout);
+    assert!(j["warnings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("behind AWS's"));
+}
+
+#[test]
+fn half_set_environment_keys_are_a_credentials_error_naming_the_missing_one() {
+    let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    std::fs::write(&path, c.to_string()).unwrap();
+    let env = vec![("AWS_ACCESS_KEY_ID".to_string(), "AKIDEXAMPLE".to_string())];
+    let r = canary(
+        &[
+            "check",
+            "--config",
+            path.to_str().unwrap(),
+            "--endpoint-url",
+            crate::support::REFUSED,
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["identity"]["class"], "credentials_error");
+    let m = j["identity"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
+        "{m}"
+    );
+    assert_eq!(j["probes"][0]["class"], "credentials_error");
+}
+
+#[test]
+fn a_missing_profile_is_the_same_credentials_error_on_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile real]\nregion = us-east-1\n").unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(
+        &cfg,
+        json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}}).to_string(),
+    )
+    .unwrap();
+    let env = vec![
+        ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        ("AWS_PROFILE".to_string(), "prod-typo".to_string()),
+    ];
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let r = canary(
+            &[
+                "check",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--endpoint-url",
+                crate::support::REFUSED,
+                "--output",
+                "json",
+            ],
+            &env,
+        );
+        assert_eq!(r.code, 1, "{r:?}");
+        let j = r.json();
+        let id = &j["identity"];
+        assert_eq!(id["class"], "credentials_error", "{}", r.stdout);
+        let m = id["message"].as_str().unwrap().to_string();
+        assert!(m.contains("profile \"prod-typo\" does not exist"), "{m}");
+        assert!(m.contains(&config.display().to_string()), "{m}");
+        assert_eq!(j["probes"][0]["class"], "credentials_error");
+        seen.push(m);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "the same answer every run: {seen:?}");
+}
