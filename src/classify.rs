@@ -230,7 +230,10 @@ impl Failure {
     /// layer is known, else the class's hint.
     pub fn hint(&self) -> String {
         match &self.denied_by {
-            Some(d) if matches!(self.class, Class::AccessDenied | Class::AssumeRoleDenied) => {
+            Some(d)
+                if d.layer != crate::explain::Layer::Unknown
+                    && matches!(self.class, Class::AccessDenied | Class::AssumeRoleDenied) =>
+            {
                 d.layer.hint(d.explicit).to_string()
             }
             _ => self.class.hint().to_string(),

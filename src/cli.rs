@@ -81,6 +81,9 @@ pub struct DeployParamsArgs {
     /// Configuration file (JSON): the one the deployment will run.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// The account the stack deploys to (tables given by name are in it).
+    #[arg(long, value_name = "ID")]
+    pub account: String,
     /// The region the stack deploys to (default: AWS_REGION or AWS_DEFAULT_REGION).
     #[arg(long, value_name = "R")]
     pub region: Option<String>,
@@ -302,6 +305,7 @@ fn deploy_params(args: &DeployParamsArgs) -> Result<String, ConfigError> {
     let origin = args.config.display().to_string();
     let config = Config::from_json_str(&text, &origin)?;
     let opts = crate::deploy::Options {
+        account: flag("--account", AccountId::parse(args.account.as_str()))?,
         region: region_flag(args.region.as_ref())?,
         ssm_parameter: args.ssm_parameter.clone(),
         canary_name: args

@@ -4,15 +4,15 @@
 //! construction. Printed as `Key=Value` pairs for
 //! `sam deploy --parameter-overrides "$(dynamodb-auth-canary deploy-params ...)"`.
 
-use crate::config::{CanaryName, Config, ProbeKind, Region};
+use crate::config::{AccountId, CanaryName, Config, Region};
 use crate::error::ConfigError;
-use crate::iam::{place, Needs, Scope};
-use crate::plan::plan;
-use crate::settings::leading_key_values;
+use crate::iam::{Needs, Scope};
 use std::collections::BTreeSet;
 
-/// Region slots of the template (one managed policy each).
-pub const REGION_SLOTS: usize = 8;
+/// Policy slots of the template (one managed policy each).
+pub const SLOTS: usize = 8;
+/// IAM's limit on a managed policy document (characters, whitespace excluded).
+pub const MAX_MANAGED_POLICY_CHARS: usize = 6_144;
 /// CloudFormation's limit on one parameter value.
 pub const MAX_PARAMETER_BYTES: usize = 4_096;
 /// The largest inline configuration: Lambda allows 4 KB for all variables
@@ -22,6 +22,8 @@ pub const MAX_INLINE_CONFIG_BYTES: usize = 3_072;
 /// How the deployment is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// The account the stack deploys to (tables given by name are in it).
+    pub account: AccountId,
     /// The region the stack deploys to (targets that name no region).
     pub region: Region,
     /// The SSM parameter holding the configuration, instead of inlining it.
@@ -31,13 +33,83 @@ pub struct Options {
     pub canary_name: Option<CanaryName>,
 }
 
-/// The tables of one region slot.
+/// The table ARNs of one managed policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Slot {
-    region: String,
-    describe: BTreeSet<String>,
-    read: BTreeSet<String>,
-    write: BTreeSet<String>,
+pub struct Slot {
+    /// DescribeTable.
+    pub describe: Vec<String>,
+    /// GetItem (with LeadingKeys).
+    pub read: Vec<String>,
+    /// PutItem and DeleteItem (with LeadingKeys).
+    pub write: Vec<String>,
+}
+
+impl Slot {
+    /// The characters of this slot's policy document as the template renders
+    /// it (minified), counted from the same statements `policy` prints.
+    pub fn policy_chars(&self, leading_keys: &[String]) -> usize {
+        let condition = crate::iam::leading_keys_condition(leading_keys);
+        let statement = |actions: &[&str], arns: &[String], cond: Option<&serde_json::Value>| {
+            let mut s = serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": arns});
+            if let Some(c) = cond {
+                s["Condition"] = c.clone();
+            }
+            s
+        };
+        let mut statements = Vec::new();
+        if !self.describe.is_empty() {
+            statements.push(statement(&["dynamodb:DescribeTable"], &self.describe, None));
+        }
+        if !self.read.is_empty() {
+            statements.push(statement(
+                &["dynamodb:GetItem"],
+                &self.read,
+                Some(&condition),
+            ));
+        }
+        if !self.write.is_empty() {
+            statements.push(statement(
+                &["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                &self.write,
+                Some(&condition),
+            ));
+        }
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+            .to_string()
+            .len()
+    }
+}
+
+/// One of a slot's three lists.
+type SlotList = fn(&mut Slot) -> &mut Vec<String>;
+
+/// Packs the tables' ARNs into as few slots as keep each policy (with a
+/// margin for the Sids and names the template adds) under IAM's limit and
+/// each list under CloudFormation's parameter limit.
+pub fn pack(needs: &Needs, budget: usize) -> Vec<Slot> {
+    let mut slots = vec![Slot::default()];
+    let kinds: [(&BTreeSet<String>, SlotList); 3] = [
+        (&needs.describe, |s| &mut s.describe),
+        (&needs.read, |s| &mut s.read),
+        (&needs.write, |s| &mut s.write),
+    ];
+    for (arns, field) in kinds {
+        for arn in arns {
+            let last = slots.len() - 1;
+            field(&mut slots[last]).push(arn.clone());
+            // Each list is also one template parameter.
+            let list_bytes = field(&mut slots[last]).join(",").len();
+            if slots[last].policy_chars(&needs.leading_keys) > budget
+                || list_bytes > MAX_PARAMETER_BYTES
+            {
+                field(&mut slots[last]).pop();
+                let mut fresh = Slot::default();
+                field(&mut fresh).push(arn.clone());
+                slots.push(fresh);
+            }
+        }
+    }
+    slots
 }
 
 /// The template's parameters for `config`; `text` is the configuration as
@@ -53,48 +125,20 @@ pub fn parameters(
         path: "(deployment)".into(),
         message,
     };
-    // Tables in the stack's own account: `place` with the account left
-    // open (the template builds the ARNs with AWS::AccountId).
     let scope = Scope {
-        account: None,
+        account: Some(opts.account.clone()),
         partition: "aws".into(),
         region: opts.region.clone(),
         target_account: None,
     };
-    let mut slots: Vec<Slot> = Vec::new();
-    for unit in plan(config, &opts.region) {
-        let Some(p) = place(&unit, &scope, origin)? else {
-            continue;
-        };
-        let i = match slots.iter().position(|s| s.region == p.region.as_str()) {
-            Some(i) => i,
-            None => {
-                slots.push(Slot {
-                    region: p.region.to_string(),
-                    ..Slot::default()
-                });
-                slots.len() - 1
-            }
-        };
-        let slot = &mut slots[i];
-        let kinds = unit.probes.kinds();
-        for (kind, set) in [
-            (ProbeKind::Describe, &mut slot.describe),
-            (ProbeKind::Read, &mut slot.read),
-            (ProbeKind::Write, &mut slot.write),
-        ] {
-            if kinds.contains(&kind) {
-                set.insert(p.name.clone());
-            }
-        }
-    }
-    if slots.len() > REGION_SLOTS {
+    let needs: Needs = crate::iam::needs(config, &scope, origin)?;
+    let slots = pack(&needs, MAX_MANAGED_POLICY_CHARS - 400);
+    if slots.len() > SLOTS {
         return Err(err(format!(
-            "the configuration probes {} regions; the template has {REGION_SLOTS} region slots: split it into two deployments",
+            "the tables need {} managed policies of at most {MAX_MANAGED_POLICY_CHARS} characters; the template has {SLOTS}: split the configuration into two deployments",
             slots.len()
         )));
     }
-    let needs: Needs = crate::iam::needs(config, &scope, origin)?;
     let mut out: Vec<(String, String)> = Vec::new();
     let inline = match &opts.ssm_parameter {
         Some(_) => String::new(),
@@ -114,30 +158,21 @@ pub fn parameters(
         "MetricsNamespace".into(),
         config.metrics.namespace().to_string(),
     ));
-    for i in 0..REGION_SLOTS {
+    for i in 0..SLOTS {
         let slot = slots.get(i).cloned().unwrap_or_default();
         let n = i + 1;
-        let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
-        out.push((format!("Region{n}"), slot.region.clone()));
-        out.push((format!("Region{n}DescribeTables"), join(&slot.describe)));
-        out.push((format!("Region{n}ReadTables"), join(&slot.read)));
-        out.push((format!("Region{n}WriteTables"), join(&slot.write)));
+        out.push((format!("Slot{n}DescribeTableArns"), slot.describe.join(",")));
+        out.push((format!("Slot{n}ReadTableArns"), slot.read.join(",")));
+        out.push((format!("Slot{n}WriteTableArns"), slot.write.join(",")));
     }
-    let keys = leading_key_values(config);
-    if let Some(k) = keys.iter().find(|k| k.contains(',')) {
+    if let Some(k) = needs.leading_keys.iter().find(|k| k.contains(',')) {
         return Err(err(format!(
             "the key value \"{k}\" contains a comma, which a CommaDelimitedList parameter cannot carry: choose another key"
         )));
     }
-    out.push(("LeadingKeyValues".into(), keys.join(",")));
-    out.push((
-        "KmsKeyArns".into(),
-        needs.kms.into_iter().collect::<Vec<_>>().join(","),
-    ));
-    out.push((
-        "AssumeRoleArns".into(),
-        needs.roles.into_iter().collect::<Vec<_>>().join(","),
-    ));
+    out.push(("LeadingKeyValues".into(), needs.leading_keys.join(",")));
+    out.push(("KmsKeyArns".into(), join(&needs.kms)));
+    out.push(("AssumeRoleArns".into(), join(&needs.roles)));
     for (k, v) in &out {
         if v.len() > MAX_PARAMETER_BYTES {
             return Err(err(format!(
@@ -147,6 +182,10 @@ pub fn parameters(
         }
     }
     Ok(out)
+}
+
+fn join(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(",")
 }
 
 /// The configuration minified for `CanaryConfig`, or why it cannot be inlined.
@@ -190,6 +229,7 @@ mod tests {
 
     fn opts() -> Options {
         Options {
+            account: AccountId::parse("123456789012").unwrap(),
             region: Region::parse("us-east-1").unwrap(),
             ssm_parameter: None,
             canary_name: None,
@@ -213,13 +253,22 @@ mod tests {
     fn slots_keys_roles_and_the_inline_configuration() {
         let c = Config::from_json_str(TEXT, "c.json").unwrap();
         let p = parameters(&c, TEXT, &opts(), "c.json").unwrap();
-        assert_eq!(get(&p, "Region1"), "us-east-1");
-        assert_eq!(get(&p, "Region1DescribeTables"), "events,orders");
-        assert_eq!(get(&p, "Region1ReadTables"), "orders");
-        assert_eq!(get(&p, "Region1WriteTables"), "events");
-        assert_eq!(get(&p, "Region2"), "eu-west-1");
-        assert_eq!(get(&p, "Region2WriteTables"), "");
-        assert_eq!(get(&p, "Region3"), "");
+        let arn = |r: &str, t: &str| format!("arn:aws:dynamodb:{r}:123456789012:table/{t}");
+        assert_eq!(
+            get(&p, "Slot1DescribeTableArns"),
+            [
+                arn("eu-west-1", "orders"),
+                arn("us-east-1", "events"),
+                arn("us-east-1", "orders")
+            ]
+            .join(",")
+        );
+        assert_eq!(
+            get(&p, "Slot1ReadTableArns"),
+            [arn("eu-west-1", "orders"), arn("us-east-1", "orders")].join(",")
+        );
+        assert_eq!(get(&p, "Slot1WriteTableArns"), arn("us-east-1", "events"));
+        assert_eq!(get(&p, "Slot2DescribeTableArns"), "");
         assert_eq!(get(&p, "CanaryName"), "prod");
         assert_eq!(get(&p, "MetricsNamespace"), "DynamoDBAuthCanary");
         assert_eq!(
@@ -232,30 +281,31 @@ mod tests {
         );
         assert!(get(&p, "CanaryConfig").starts_with("{\"name\":\"prod\""));
         assert_eq!(get(&p, "ConfigParameterName"), "");
-        assert_eq!(p.len(), 4 + 4 * REGION_SLOTS + 3);
+        assert_eq!(p.len(), 4 + 3 * SLOTS + 3);
         let line = render(&p);
         assert!(line.contains("CanaryConfig='{\"name\":\"prod\""), "{line}");
-        assert!(line.contains(" Region3=\"\" "), "{line}");
+        assert!(line.contains(" Slot2DescribeTableArns=\"\" "), "{line}");
         assert!(!line.contains('\n'));
         assert!(
             p.iter()
-                .filter(|(k, _)| k.starts_with("Region"))
+                .filter(|(k, _)| k.starts_with("Slot"))
                 .all(|(_, v)| !v.contains("payroll")),
             "must-deny tables get no permission"
         );
     }
 
     #[test]
-    fn large_configurations_go_through_ssm() {
-        let targets: Vec<String> = (0..200)
-            .map(|i| format!("{{\"table\":\"table-number-{i:04}\",\"probes\":[\"describe\"]}}"))
+    fn forty_tables_in_six_regions_fit_the_slots_and_large_configurations_go_through_ssm() {
+        let targets: Vec<String> = (0..40)
+            .map(|i| {
+                format!("{{\"table\":\"table-number-{i:04}\",\"probes\":[\"describe\",\"read\"]}}")
+            })
             .collect();
-        let text = format!("{{\"targets\":[{}]}}", targets.join(","));
+        let text = format!(
+            "{{\"defaults\":{{\"regions\":[\"us-east-1\",\"us-east-2\",\"us-west-2\",\"eu-west-1\",\"eu-central-1\",\"ap-south-1\"]}},\"targets\":[{}]}}",
+            targets.join(",")
+        );
         let c = Config::from_json_str(&text, "c.json").unwrap();
-        let e = parameters(&c, &text, &opts(), "c.json")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--ssm-parameter"), "{e}");
         let with_ssm = Options {
             ssm_parameter: Some("/canary/prod/config".into()),
             ..opts()
@@ -264,16 +314,50 @@ mod tests {
         assert_eq!(get(&p, "CanaryConfig"), "");
         assert_eq!(get(&p, "ConfigParameterName"), "/canary/prod/config");
         assert!(p.iter().all(|(_, v)| v.len() <= MAX_PARAMETER_BYTES));
+        let scope = Scope {
+            account: Some(opts().account),
+            partition: "aws".into(),
+            region: opts().region,
+            target_account: None,
+        };
+        let needs = crate::iam::needs(&c, &scope, "c.json").unwrap();
+        let slots = pack(&needs, MAX_MANAGED_POLICY_CHARS - 400);
+        assert!(slots.len() <= SLOTS, "{} slots", slots.len());
+        let total: usize = slots.iter().map(|s| s.describe.len() + s.read.len()).sum();
+        assert_eq!(total, 480, "every ARN in exactly one slot");
+        for s in &slots {
+            assert!(s.policy_chars(&needs.leading_keys) <= MAX_MANAGED_POLICY_CHARS - 400);
+        }
+        let big: Vec<String> = (0..200)
+            .map(|i| format!("{{\"table\":\"table-number-{i:04}\",\"probes\":[\"describe\"]}}"))
+            .collect();
+        let text = format!("{{\"targets\":[{}]}}", big.join(","));
+        let c = Config::from_json_str(&text, "c.json").unwrap();
+        let e = parameters(&c, &text, &opts(), "c.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--ssm-parameter"), "{e}");
     }
 
     #[test]
-    fn more_regions_than_slots_and_commas_are_refused() {
-        let nine = r#"{"targets":[{"table":"abc","regions":["us-east-1","us-east-2","us-west-1","us-west-2","eu-west-1","eu-west-2","eu-west-3","eu-north-1","ap-south-1"]}]}"#;
-        let c = Config::from_json_str(nine, "c.json").unwrap();
-        let e = parameters(&c, nine, &opts(), "c.json")
+    fn more_tables_than_slots_and_commas_are_refused() {
+        let regions = r#"["us-east-1","us-east-2","us-west-1","us-west-2","eu-west-1","eu-west-2","eu-west-3","eu-north-1","ap-south-1","ap-northeast-1"]"#;
+        let targets: Vec<String> = (0..60)
+            .map(|i| format!("{{\"table\":\"a-rather-long-table-name-{i:04}\",\"probes\":[\"describe\",\"read\",\"write\"]}}"))
+            .collect();
+        let text = format!(
+            "{{\"defaults\":{{\"regions\":{regions}}},\"targets\":[{}]}}",
+            targets.join(",")
+        );
+        let c = Config::from_json_str(&text, "c.json").unwrap();
+        let with_ssm = Options {
+            ssm_parameter: Some("/p".into()),
+            ..opts()
+        };
+        let e = parameters(&c, &text, &with_ssm, "c.json")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("9 regions"), "{e}");
+        assert!(e.contains("managed policies"), "{e}");
         let comma = r#"{"targets":[{"table":"abc","probes":["read"],"key":{"pk":{"S":"a,b"}}}]}"#;
         let c = Config::from_json_str(comma, "c.json").unwrap();
         let e = parameters(&c, comma, &opts(), "c.json")

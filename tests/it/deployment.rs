@@ -186,11 +186,13 @@ fn policy_and_deploy_params_come_from_the_configuration() {
         .stdout
         .contains("arn:aws:dynamodb:eu-west-1:123456789012:table/orders"));
     assert!(!r.stdout.contains("payroll"));
-    let r = canary(&["deploy-params", "--config", p], &[]);
+    let r = canary(
+        &["deploy-params", "--config", p, "--account", "123456789012"],
+        &[],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
-        r.stdout
-            .contains("Region1=us-east-1 Region1DescribeTables=orders"),
+        r.stdout.contains("Slot1DescribeTableArns=arn:aws:dynamodb:eu-west-1:123456789012:table/orders,arn:aws:dynamodb:us-east-1:123456789012:table/orders "),
         "{}",
         r.stdout
     );
@@ -204,7 +206,7 @@ fn policy_and_deploy_params_come_from_the_configuration() {
         r.stderr
     );
     let r = canary(
-        &["deploy-params", "--config", p],
+        &["deploy-params", "--config", p, "--account", "123456789012"],
         &env(&[("AWS_REGION", "")]),
     );
     assert_eq!(r.code, 2, "{r:?}");
