@@ -303,7 +303,8 @@ def compare(a, tmp):
     cfg = os.path.join(tmp, "policy-config.json")
     with open(cfg, "w") as f:
         json.dump(POLICY_CONFIG, f)
-    cmd = [a.binary, "policy", "--config", cfg, "--account", CANARY_ACCOUNT, "--target-account", TARGET_ACCOUNT]
+    cmd = [a.binary, "policy", "--config", cfg, "--account", CANARY_ACCOUNT, "--region", R1,
+           "--target-account", TARGET_ACCOUNT]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=canary_env(tmp))
     need(r.returncode == 0, f"{' '.join(cmd[1:])}: exit {r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
     try:
@@ -314,7 +315,7 @@ def compare(a, tmp):
     generated = triples(as_list(doc["Statement"]))
     need(generated == template, "`policy --target-account` != the template's rendering:\n"
          + diff("policy", generated, "template", template))
-    results.append(f"template = `policy --config C --account {CANARY_ACCOUNT} --target-account {TARGET_ACCOUNT}` "
+    results.append(f"template = `policy --config C --account {CANARY_ACCOUNT} --region {R1} --target-account {TARGET_ACCOUNT}` "
                    f"({len(generated)} triples, {len(as_list(doc['Statement']))} statements)")
     return results
 
