@@ -12,6 +12,8 @@
 #   6. scripts/template_checks.py --self-test BINARY   (broken copies must be reported)
 #   7. scripts/deploy_test.py BINARY       (translate, create the stack in moto, prove the role's
 #                                           policy is sufficient and no wider)
+#   8. scripts/target_role_test.py BINARY  (target-role.yaml: cfn-lint, trust/conditions, policy =
+#                                           `policy --target-account`, cross-account probes in moto)
 # Usage: scripts/validate-template.sh [BINARY]   (default target/debug/dynamodb-auth-canary)
 #        (or: make validate). Every step runs; exit 1 if any failed, 2 if the tools are missing.
 # Offline: no AWS credentials are looked up (dummy keys, no profile), instance metadata is
@@ -111,6 +113,7 @@ step "cfn-guard validate (rules/)" guard_validate
 step "template_checks" "$VENV/bin/python" scripts/template_checks.py "$BIN"
 step "template_checks --self-test" "$VENV/bin/python" scripts/template_checks.py --self-test "$BIN"
 step "deploy_test (moto)" "$VENV/bin/python" scripts/deploy_test.py "$BIN"
+step "target_role_test (target-role.yaml, moto)" "$VENV/bin/python" scripts/target_role_test.py "$BIN"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "validate-template: FAILED: ${failed[*]}" >&2
