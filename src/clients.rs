@@ -229,16 +229,50 @@ impl AwsClients {
         b
     }
 
-    /// Seconds before the canary's own credentials expire, when known: from
-    /// the provider (SSO, assumed roles, containers) or, for keys from the
-    /// environment, from `AWS_CREDENTIAL_EXPIRATION`.
-    pub async fn seconds_to_expiry(&self) -> Option<i64> {
+    /// Resolves the canary's own credentials once, within `timeout`, before
+    /// any call: a provider that fails (a container endpoint that refuses, a
+    /// web identity token file that is missing) fails every call of the run
+    /// alike, with the provider's own error rather than a call's timeout.
+    /// Returns the seconds before they expire, when known: from the provider
+    /// (SSO, assumed roles, containers) or, for keys from the environment,
+    /// from `AWS_CREDENTIAL_EXPIRATION`.
+    pub async fn resolve_credentials(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<i64>, crate::classify::Failure> {
+        use crate::classify::{classify_credentials_error, Class, Failure};
         use aws_credential_types::provider::ProvideCredentials;
-        let provider = self.sdk.credentials_provider()?;
-        let creds = tokio::time::timeout(Duration::from_secs(2), provider.provide_credentials())
-            .await
-            .ok()?
-            .ok()?;
+        let Some(provider) = self.sdk.credentials_provider() else {
+            return Ok(None);
+        };
+        // Name the source the SDK's own error leaves out.
+        let container = missing_web_identity_token().or_else(|| {
+            env_var("AWS_CONTAINER_CREDENTIALS_FULL_URI").map(|u| {
+                format!(
+                    "the container credentials endpoint {u} (AWS_CONTAINER_CREDENTIALS_FULL_URI)"
+                )
+            })
+        });
+        let creds = match tokio::time::timeout(timeout, provider.provide_credentials()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                let mut f = classify_credentials_error(&e);
+                if let (Some(c), Class::CredentialsError) = (&container, f.class) {
+                    f.message = format!("{c}: {}", f.message);
+                }
+                return Err(f);
+            }
+            Err(_) => {
+                let source = container.unwrap_or_else(|| "the credential provider chain".into());
+                return Err(Failure::new(
+                    Class::CredentialsError,
+                    format!(
+                        "{source} supplied no credentials within {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+        };
         let expiry = creds.expiry().or_else(|| {
             let text = env_var("AWS_CREDENTIAL_EXPIRATION")?;
             let dt = aws_smithy_types::DateTime::from_str(
@@ -247,8 +281,8 @@ impl AwsClients {
             )
             .ok()?;
             std::time::SystemTime::try_from(dt).ok()
-        })?;
-        Some(crate::clock::seconds_from_now(expiry))
+        });
+        Ok(expiry.map(crate::clock::seconds_from_now))
     }
 
     /// The CloudWatch client for a region, built on first use and reused.
@@ -264,6 +298,13 @@ impl AwsClients {
             })
             .clone()
     }
+}
+
+/// `AWS_WEB_IDENTITY_TOKEN_FILE` names a file that does not exist.
+pub fn missing_web_identity_token() -> Option<String> {
+    let path = env_var("AWS_WEB_IDENTITY_TOKEN_FILE")?;
+    (!std::path::Path::new(&path).exists())
+        .then(|| format!("AWS_WEB_IDENTITY_TOKEN_FILE names {path}, which does not exist"))
 }
 
 fn resolve_region(opts: &ClientOptions, sdk: &SdkConfig) -> Result<RegionSource, ConfigError> {

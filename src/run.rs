@@ -41,20 +41,33 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
     let started = Instant::now();
     let own_region = canary.clients.region().region.clone();
     let units = plan(config, &own_region);
-    if let Some(f) = canary.clients.credential_problem() {
-        // What other SDKs would stop at, the whole run reports alike.
-        let probes = units
-            .iter()
-            .flat_map(|u| report_all(u, Outcome::Fail, f, 0.0))
-            .collect();
-        let identity = IdentityReport::failed(f.clone(), 0.0);
-        return Report::new(
-            identity,
-            probes,
-            own_region.to_string(),
-            elapsed_ms(started),
-        );
-    }
+    // Credentials first: a problem other SDKs would stop at, or a provider
+    // that fails, fails the whole run alike, with its own error.
+    let resolve_timeout = config
+        .defaults
+        .timeout_ms
+        .duration()
+        .min(deadline.saturating_duration_since(started));
+    let expiry = match canary.clients.credential_problem() {
+        Some(f) => Err(f.clone()),
+        None => canary.clients.resolve_credentials(resolve_timeout).await,
+    };
+    let expires_in = match expiry {
+        Ok(e) => e,
+        Err(f) => {
+            let probes = units
+                .iter()
+                .flat_map(|u| report_all(u, Outcome::Fail, &f, 0.0))
+                .collect();
+            let identity = IdentityReport::failed(f, elapsed_ms(started));
+            return Report::new(
+                identity,
+                probes,
+                own_region.to_string(),
+                elapsed_ms(started),
+            );
+        }
+    };
 
     let id_timeout = config.defaults.timeout_ms.duration();
     let id_canary = Arc::clone(canary);
@@ -118,11 +131,7 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
         ),
     };
     let mut identity = identity;
-    identity.credentials_expire_in_seconds =
-        tokio::time::timeout_at(deadline.into(), canary.clients.seconds_to_expiry())
-            .await
-            .ok()
-            .flatten();
+    identity.credentials_expire_in_seconds = expires_in;
     identity.clock_skew_seconds = canary.clients.clock_skew_seconds();
     judge_clock(&mut identity);
     let mut report = Report::new(

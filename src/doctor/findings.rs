@@ -61,6 +61,13 @@ pub enum FindingKind {
     Table(Class),
     /// An endpoint override is in effect (`endpoint_override`).
     EndpointOverride,
+    /// Only one of the access-key variables is set (`partial_credentials`).
+    PartialCredentials,
+    /// The web identity token file does not exist (`web_identity_token_missing`).
+    WebIdentityTokenMissing,
+    /// Other SDKs on this host would use another region, or none
+    /// (`region_for_other_sdks`).
+    RegionForOtherSdks,
 }
 
 impl FindingKind {
@@ -80,6 +87,9 @@ impl FindingKind {
             FindingKind::ClockSkew => "clock_skew",
             FindingKind::Table(class) => return Cow::Owned(format!("table_{class}")),
             FindingKind::EndpointOverride => "endpoint_override",
+            FindingKind::PartialCredentials => "partial_credentials",
+            FindingKind::WebIdentityTokenMissing => "web_identity_token_missing",
+            FindingKind::RegionForOtherSdks => "region_for_other_sdks",
         })
     }
 }
@@ -129,16 +139,26 @@ pub struct Facts<'a> {
     /// Set when the profile provider had nothing because the profile does
     /// not exist.
     pub profile_absence: Option<ProfileAbsence>,
+    /// Set when only one of the access-key variables is set: the problem.
+    pub partial_credentials: Option<&'a str>,
+    /// Set when the web identity token file does not exist: the problem.
+    pub web_identity_missing: Option<&'a str>,
+    /// `AWS_REGION`, as set.
+    pub aws_region: Option<&'a str>,
+    /// `AWS_DEFAULT_REGION`, as set.
+    pub aws_default_region: Option<&'a str>,
 }
 
 /// Findings, most likely cause first.
 pub fn findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = profile_finding(r, facts).into_iter().collect();
+    let mut out: Vec<Finding> = environment_findings(r, facts);
+    out.extend(profile_finding(r, facts));
     out.extend(winner_findings(r, facts));
     out.extend(identity_finding(r));
     out.extend(expiry_finding(r));
     out.extend(clock_skew_finding(r));
     out.extend(table_finding(r));
+    out.extend(region_finding(facts));
     if let Some(f) = endpoint_override_finding(r) {
         // When the service did not answer, the override is the likeliest cause.
         if f.severity == Severity::Problem {
@@ -148,6 +168,62 @@ pub fn findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// What the environment gets wrong before any provider runs: keys set in
+/// part (other SDKs stop there; this one moves on), a token file that is not
+/// there.
+fn environment_findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(problem) = facts.partial_credentials {
+        let next = match facts.winner {
+            Some(w) => format!(
+                "; the Rust SDK moves on and uses {} from {}",
+                r.credentials
+                    .as_ref()
+                    .map_or("other credentials", |c| c.access_key_id.as_str()),
+                w.provider.as_str()
+            ),
+            None => "; no later provider supplies credentials either".to_string(),
+        };
+        out.push(Finding::problem(
+            FindingKind::PartialCredentials,
+            Class::CredentialsError,
+            format!("{problem}{next}"),
+            "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the same credentials, or unset both",
+        ));
+    }
+    if let Some(problem) = facts.web_identity_missing {
+        out.push(Finding::problem(
+            FindingKind::WebIdentityTokenMissing,
+            Class::CredentialsError,
+            problem.to_string(),
+            "check the projected service account token volume (EKS IRSA) or the CI's OIDC token step, or unset AWS_WEB_IDENTITY_TOKEN_FILE",
+        ));
+    }
+    out
+}
+
+/// botocore and AWS CLI v1 read only `AWS_DEFAULT_REGION`; the Rust SDK
+/// prefers `AWS_REGION`.
+fn region_finding(facts: &Facts<'_>) -> Option<Finding> {
+    let region = facts.aws_region?;
+    match facts.aws_default_region {
+        Some(d) if d == region => None,
+        Some(d) => Some(Finding::problem(
+            FindingKind::RegionForOtherSdks,
+            Class::NotFound,
+            format!("AWS_REGION={region} but AWS_DEFAULT_REGION={d}: this canary and the other Rust, Go and Java SDKs use {region}, while boto3/botocore and AWS CLI v1 on this host use {d}"),
+            "set both to the same region",
+        )),
+        None => Some(Finding {
+            kind: FindingKind::RegionForOtherSdks,
+            class: Class::NotFound,
+            severity: Severity::Note,
+            problem: format!("only AWS_REGION={region} is set: boto3/botocore and AWS CLI v1 on this host read AWS_DEFAULT_REGION and would use their profile's region, or none"),
+            action: format!("set AWS_DEFAULT_REGION={region} too if Python or AWS CLI v1 applications run here"),
+        }),
+    }
 }
 
 fn profile_finding(r: &DoctorReport, facts: &Facts<'_>) -> Option<Finding> {
@@ -303,9 +379,12 @@ fn endpoint_override_finding(r: &DoctorReport) -> Option<Finding> {
     let unreachable = r.identity.as_ref().is_some_and(|i| {
         matches!(
             i.class,
-            Class::EndpointUnreachable | Class::Timeout | Class::AuthMissingToken
+            Class::EndpointUnreachable | Class::Timeout | Class::AuthMissingToken | Class::NotAws
         )
-    });
+    }) || r
+        .table_probe
+        .as_ref()
+        .is_some_and(|p| p.class == Class::NotAws);
     Some(if unreachable {
         Finding::problem(
             FindingKind::EndpointOverride,
@@ -431,6 +510,7 @@ mod tests {
             aws_profile_set: true,
             winner: None,
             profile_absence: Some(ProfileAbsence::MissingProfile),
+            ..Facts::default()
         };
         let f = findings(&r, &facts);
         assert_eq!(ids(&f), ["profile_missing", "no_credentials"]);
@@ -468,6 +548,7 @@ mod tests {
             aws_profile_set: true,
             winner: Some(&akia),
             profile_absence: None,
+            ..Facts::default()
         };
         assert_eq!(
             ids(&findings(&r, &facts)),
@@ -567,5 +648,60 @@ mod tests {
         assert!(f[0]
             .problem
             .contains("--endpoint-url=http://127.0.0.1:9 (all)"));
+    }
+
+    #[test]
+    fn partial_keys_web_identity_and_regions() {
+        let r = report();
+        let facts = Facts {
+            partial_credentials: Some("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
+            web_identity_missing: Some(
+                "AWS_WEB_IDENTITY_TOKEN_FILE names /t, which does not exist",
+            ),
+            aws_region: Some("eu-west-1"),
+            aws_default_region: Some("us-east-1"),
+            ..Facts::default()
+        };
+        let f = findings(&r, &facts);
+        assert_eq!(
+            ids(&f),
+            [
+                "partial_credentials",
+                "web_identity_token_missing",
+                "no_credentials",
+                "region_for_other_sdks"
+            ]
+        );
+        assert!(
+            f[0].problem.contains("no later provider"),
+            "{}",
+            f[0].problem
+        );
+        assert!(f[1].problem.contains("/t"));
+        let region = &f[3];
+        assert_eq!(region.severity, Severity::Problem);
+        assert!(
+            region
+                .problem
+                .contains("boto3/botocore and AWS CLI v1 on this host use us-east-1"),
+            "{}",
+            region.problem
+        );
+        let only = Facts {
+            aws_region: Some("eu-west-1"),
+            ..Facts::default()
+        };
+        let f = findings(&r, &only);
+        let note = f
+            .iter()
+            .find(|x| x.kind == FindingKind::RegionForOtherSdks)
+            .unwrap();
+        assert_eq!(note.severity, Severity::Note);
+        let same = Facts {
+            aws_region: Some("eu-west-1"),
+            aws_default_region: Some("eu-west-1"),
+            ..Facts::default()
+        };
+        assert!(!ids(&findings(&r, &same)).contains(&"region_for_other_sdks".to_string()));
     }
 }

@@ -134,10 +134,17 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
             }
         }
     }
+    let partial = crate::credentials::partial_environment().map(|f| f.message);
+    let web_identity = crate::clients::missing_web_identity_token();
+    let (aws_region, aws_default_region) = (env_var("AWS_REGION"), env_var("AWS_DEFAULT_REGION"));
     let facts = findings::Facts {
         aws_profile_set: env_var("AWS_PROFILE").is_some(),
         winner: walk.winner.as_ref(),
         profile_absence: walk.profile_absence,
+        partial_credentials: partial.as_deref(),
+        web_identity_missing: web_identity.as_deref(),
+        aws_region: aws_region.as_deref(),
+        aws_default_region: aws_default_region.as_deref(),
     };
     let found = findings::findings(&report, &facts);
     report.findings.extend(found);

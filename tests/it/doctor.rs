@@ -194,3 +194,39 @@ fn human_doctor_output_ends_with_findings() {
     assert!(r.stdout.contains("Findings, most likely first:"));
     assert!(r.stdout.contains("do: "));
 }
+
+#[test]
+fn an_override_that_is_not_aws_is_a_problem_named_first() {
+    // A local development server that knows nothing of AWS.
+    let server = crate::support::FixedServer::start(|_| {
+        Some((501, vec![], b"Unsupported method ('POST')".to_vec()))
+    });
+    let creds = crate::support::dummy_creds();
+    let (code, j, _) = doctor(&["--endpoint-url", &server.url], &creds.env());
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["identity"]["class"], "not_aws", "{j}");
+    assert_eq!(j["findings"][0]["id"], "endpoint_override", "{j}");
+    assert_eq!(j["findings"][0]["severity"], "problem", "{j}");
+}
+
+#[test]
+fn half_set_keys_are_named_with_what_the_sdk_would_use_instead() {
+    let env = vec![(
+        "AWS_SECRET_ACCESS_KEY".to_string(),
+        "secret-without-its-key".to_string(),
+    )];
+    let (code, j, _) = doctor(&[], &env);
+    assert_eq!(code, 1, "{j}");
+    let f = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "partial_credentials")
+        .unwrap_or_else(|| panic!("{j}"));
+    let p = f["problem"].as_str().unwrap();
+    assert!(
+        p.contains("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"),
+        "{p}"
+    );
+    assert!(!j.to_string().contains("secret-without-its-key"));
+}
