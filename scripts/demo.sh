@@ -50,9 +50,33 @@ canary() {
 }
 
 rc=0
-echo "== canary check (text)"
+echo "== canary check (text): the least-privilege user, healthy"
 canary || rc=$?
 echo "== canary check --output json"
 canary --output json || rc=$?
-echo "== exit status: $rc"
+echo "== exit status: $rc (0: healthy)"
+
+# What the canary is for: the failure users meet first. A proxy in front of
+# DynamoDB (dynalite here) strips the Authorization header, and DynamoDB
+# answers MissingAuthenticationTokenException. STS still goes to moto, so the
+# identity is fine: only the table probe fails, with its class and hint.
+start_dynalite
+"$PY" scripts/proxy.py --upstream "$DYNALITE_URL" --listen-port 0 --mode strip-auth --exit-with-parent \
+  >"$tmp/proxy.port" 2>"$tmp/proxy.log" &
+LOCALAWS_PIDS+=("$!")
+for _ in $(seq 100); do grep -q PORT "$tmp/proxy.port" 2>/dev/null && break; sleep 0.1; done
+proxy_url="http://127.0.0.1:$(sed -n 's/^PORT //p' "$tmp/proxy.port")"
+echo '{"targets":[{"table":"orders"}],"metrics":{"sink":"none"}}' >"$tmp/stripped.json"
+echo
+echo "== a proxy strips the Authorization header in front of DynamoDB (expect exit 1)"
+frc=0
+env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL -u AWS_REGION \
+  HOME="$tmp" AWS_CONFIG_FILE="$tmp/no-config" AWS_SHARED_CREDENTIALS_FILE="$tmp/no-credentials" \
+  AWS_ACCESS_KEY_ID="$(jget "$created" users canary-demo access_key_id)" \
+  AWS_SECRET_ACCESS_KEY="$(jget "$created" users canary-demo secret_access_key)" \
+  AWS_ENDPOINT_URL_STS="$MOTO_URL" AWS_ENDPOINT_URL_DYNAMODB="$proxy_url" \
+  AWS_ENDPOINT_URL_CLOUDWATCH="$MOTO_URL" \
+  cargo run --quiet -- check --config "$tmp/stripped.json" --region us-east-1 || frc=$?
+echo "== exit status: $frc (1: unhealthy, as it should be)"
+[ "$frc" -eq 1 ] || rc=1
 exit "$rc"

@@ -248,8 +248,20 @@ impl CommandOutput {
 /// Runs the parsed command line. `check` streams EMF lines to `emf_out`
 /// (stderr on the command line) while it runs; everything else is returned.
 pub async fn run(cli: Cli, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
+    run_to(cli, emf_out, false).await
+}
+
+/// [`run`], told whether `emf_out` is a terminal: a human-format `check`
+/// whose sink is `auto` then keeps its EMF fallback lines off the screen
+/// (they only matter where CloudWatch Logs reads them); `--sink emf`, or a
+/// configured `emf`, still prints them.
+pub async fn run_to(
+    cli: Cli,
+    emf_out: &mut (dyn Write + Send),
+    emf_is_terminal: bool,
+) -> CommandOutput {
     match cli.command {
-        Command::Check(args) => check(args, emf_out).await,
+        Command::Check(args) => check(args, emf_out, emf_is_terminal).await,
         Command::Metrics(args) => metrics(args),
         Command::Doctor(args) => doctor(args).await,
         Command::Policy(args) => result(policy(&args)),
@@ -399,6 +411,13 @@ fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// Whether EMF lines reach the terminal: not for a person reading a human
+/// report with the `auto` sink (the lines are for CloudWatch Logs); always
+/// when asked for (`emf`), and whenever the output is not a terminal.
+fn emf_shown(emf_is_terminal: bool, output: OutputFormat, sink: SinkKind) -> bool {
+    !(emf_is_terminal && output == OutputFormat::Human && sink == SinkKind::Auto)
+}
+
 /// The command line's overrides of a loaded configuration.
 fn apply_overrides(args: &CheckArgs, mut config: Config) -> Result<Config, ConfigError> {
     if let Some(ms) = args.timeout_ms {
@@ -436,6 +455,7 @@ async fn check_setup(args: &CheckArgs) -> Result<(Config, Deployment, AwsClients
         region: args.regions.first().cloned(),
         endpoint_url: args.endpoint_url.clone(),
         profile: args.profile.clone(),
+        credentials: None,
     };
     let clients = AwsClients::load(&opts).await?;
     let config = match (local, &source) {
@@ -448,11 +468,22 @@ async fn check_setup(args: &CheckArgs) -> Result<(Config, Deployment, AwsClients
     Ok((apply_overrides(args, config)?, deployment, clients))
 }
 
-async fn check(args: CheckArgs, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
+async fn check(
+    args: CheckArgs,
+    emf_out: &mut (dyn Write + Send),
+    emf_is_terminal: bool,
+) -> CommandOutput {
     let (config, deployment, clients) = match check_setup(&args).await {
         Ok(x) => x,
         Err(e) => return CommandOutput::usage_error(&e),
     };
+    let mut hidden = std::io::sink();
+    let emf_out: &mut (dyn Write + Send) =
+        if emf_shown(emf_is_terminal, args.output, config.metrics.sink) {
+            emf_out
+        } else {
+            &mut hidden
+        };
     let canary = Canary::new(clients);
     let start = Instant::now();
     let deadline = start + Duration::from_millis(config.deadline_ms.get());
@@ -538,6 +569,15 @@ mod tests {
         let mut emf = Vec::new();
         let out = run(cli, &mut emf).await;
         (out, emf)
+    }
+
+    #[test]
+    fn emf_lines_stay_off_a_terminal_unless_asked_for() {
+        use OutputFormat::{Human, Json};
+        assert!(!emf_shown(true, Human, SinkKind::Auto));
+        assert!(emf_shown(true, Human, SinkKind::Emf));
+        assert!(emf_shown(true, Json, SinkKind::Auto));
+        assert!(emf_shown(false, Human, SinkKind::Auto));
     }
 
     #[tokio::test]

@@ -23,6 +23,9 @@ pub struct ClientOptions {
     pub endpoint_url: Option<String>,
     /// `--profile`.
     pub profile: Option<String>,
+    /// Explicit credentials instead of the provider chain (tests: nothing
+    /// in a test may look the chain up, instance metadata least of all).
+    pub credentials: Option<Credentials>,
 }
 
 /// Where the region came from.
@@ -132,6 +135,9 @@ impl AwsClients {
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }
+        if let Some(c) = &opts.credentials {
+            loader = loader.credentials_provider(c.clone());
+        }
         if let Some(url) = &opts.endpoint_url {
             loader = loader.endpoint_url(url);
         }
@@ -152,7 +158,10 @@ impl AwsClients {
                 .build(),
         );
         let ssm = aws_sdk_ssm::Client::new(&sdk);
-        let credential_problem = crate::credentials::problem(opts.profile.as_deref()).await;
+        let credential_problem = match &opts.credentials {
+            Some(_) => None,
+            None => crate::credentials::problem(opts.profile.as_deref()).await,
+        };
         Ok(AwsClients {
             sdk,
             region,

@@ -396,6 +396,13 @@ mod tests {
             region: Some("us-east-1".into()),
             endpoint_url: Some("http://127.0.0.1:9".into()),
             profile: None,
+            credentials: Some(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            )),
         })
         .await;
         Handler::new(Canary::new(clients.unwrap()), deployment, source)

@@ -25,7 +25,8 @@ fn main() -> ExitCode {
         let parsed = cli::Cli::parse();
         init_cli_logging();
         // EMF lines go to stderr as the run produces them; stdout stays the report.
-        let out = runtime.block_on(cli::run(parsed, &mut std::io::stderr()));
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let out = runtime.block_on(cli::run_to(parsed, &mut std::io::stderr(), terminal));
         ExitCode::from(write_out(&out))
     }
 }

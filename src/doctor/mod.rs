@@ -104,6 +104,7 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         region: opts.region.clone(),
         endpoint_url: opts.endpoint_url.clone(),
         profile: opts.profile.clone(),
+        credentials: None,
     };
     let mut report = DoctorReport {
         chain: walk.steps.clone(),
