@@ -310,10 +310,7 @@ fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
 }
 
 fn deploy_params(args: &DeployParamsArgs) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(&args.config).map_err(|source| ConfigError::Read {
-        path: args.config.display().to_string(),
-        source,
-    })?;
+    let text = Source::File(args.config.clone()).read_local()?;
     let origin = args.config.display().to_string();
     let config = Config::from_json_str(&text, &origin)?;
     let opts = crate::deploy::Options {

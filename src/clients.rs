@@ -68,16 +68,52 @@ pub fn env_var(name: &str) -> Option<String> {
 }
 
 fn check_url(url: &str, origin: &str) -> Result<(), ConfigError> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-    if ok {
+    if valid_url(url) {
         Ok(())
     } else {
         Err(ConfigError::BadEndpoint {
             origin: origin.to_string(),
-            url: url.to_string(),
+            url: crate::redact::truncate(url, 200),
         })
     }
+}
+
+/// An http(s) URL the SDK can use: a scheme, a host (a name, an IPv4
+/// address or a bracketed IPv6 address), an optional port, then a path.
+pub fn valid_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let Some((addr, after)) = v6.split_once(']') else {
+                return false;
+            };
+            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return false;
+            }
+            match (after, after.strip_prefix(':')) {
+                ("", _) => (addr, None),
+                (_, Some(p)) => (addr, Some(p)),
+                _ => return false,
+            }
+        }
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && (authority.starts_with('[')
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    host_ok && port_ok && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Whether `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` turns the environment's
@@ -138,6 +174,9 @@ impl AwsClients {
         if let Some(c) = &opts.credentials {
             loader = loader.credentials_provider(c.clone());
         }
+        // The SDK panics on retry settings it cannot parse: read them here,
+        // refuse bad ones by name, and hand the SDK the parsed result.
+        loader = loader.retry_config(checked_retry_config(opts.profile.as_deref()).await?);
         if let Some(url) = &opts.endpoint_url {
             loader = loader.endpoint_url(url);
         }
@@ -309,6 +348,78 @@ impl AwsClients {
     }
 }
 
+/// The retry settings of the environment (`AWS_MAX_ATTEMPTS`,
+/// `AWS_RETRY_MODE`) and of the selected profile (`max_attempts`,
+/// `retry_mode`), per field the environment first, as the SDK reads them,
+/// but refused by name instead of the SDK's panic.
+pub async fn checked_retry_config(
+    profile: Option<&str>,
+) -> Result<aws_smithy_types::retry::RetryConfig, ConfigError> {
+    use aws_smithy_types::retry::{RetryConfig, RetryMode};
+    use std::str::FromStr;
+    let bad = |flag: String, message: String| ConfigError::Flag { flag, message };
+    let selected = profile
+        .map(str::to_string)
+        .or_else(|| env_var("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".to_string());
+    let profile_value = |key: &str| {
+        let key = key.to_string();
+        let selected = selected.clone();
+        async move {
+            use aws_types::os_shim_internal::{Env, Fs};
+            let set = aws_config::profile::load(
+                &Fs::real(),
+                &Env::real(),
+                &Default::default(),
+                Some(selected.clone().into()),
+            )
+            .await
+            .ok()?;
+            let value = set.get_profile(&selected)?.get(&key)?.to_string();
+            Some((format!("profile \"{selected}\" key {key}"), value))
+        }
+    };
+    let setting = |var: &str| std::env::var(var).ok().map(|v| (var.to_string(), v));
+    let mut config = RetryConfig::standard();
+    let attempts = match setting("AWS_MAX_ATTEMPTS") {
+        Some(s) => Some(s),
+        None => profile_value("max_attempts").await,
+    };
+    if let Some((from, v)) = attempts {
+        match v.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => config = config.with_max_attempts(n),
+            _ => {
+                return Err(bad(
+                    from,
+                    format!(
+                        "\"{}\" is not a number of attempts (1 or more)",
+                        crate::redact::truncate(&v, 40)
+                    ),
+                ))
+            }
+        }
+    }
+    let mode = match setting("AWS_RETRY_MODE") {
+        Some(s) => Some(s),
+        None => profile_value("retry_mode").await,
+    };
+    if let Some((from, v)) = mode {
+        match RetryMode::from_str(&v) {
+            Ok(m) => config = config.with_retry_mode(m),
+            Err(_) => {
+                return Err(bad(
+                    from,
+                    format!(
+                        "\"{}\" is not a retry mode (standard or adaptive)",
+                        crate::redact::truncate(&v, 40)
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(config)
+}
+
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` names a file that does not exist.
 pub fn missing_web_identity_token() -> Option<String> {
     let path = env_var("AWS_WEB_IDENTITY_TOKEN_FILE")?;
@@ -320,7 +431,19 @@ fn resolve_region(opts: &ClientOptions, sdk: &SdkConfig) -> Result<RegionSource,
     let region = sdk
         .region()
         .map(|r| r.to_string())
-        .ok_or(ConfigError::NoRegion)?;
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| {
+            let blank = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .into_iter()
+                .find(|v| std::env::var(v).is_ok_and(|x| x.trim().is_empty()));
+            match blank {
+                Some(var) => ConfigError::Flag {
+                    flag: var.into(),
+                    message: "is set but empty (and nothing else names a region): set it to a region such as us-east-1, or unset it".into(),
+                },
+                None => ConfigError::NoRegion,
+            }
+        })?;
     let source = if opts.region.is_some() {
         "--region"
     } else if env_var("AWS_REGION").as_deref() == Some(region.as_str()) {
@@ -364,5 +487,38 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for ServerDate {
             *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(server.secs() - local.secs());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls_must_parse() {
+        for ok in [
+            "http://127.0.0.1:8000",
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "http://localhost:4566/",
+            "http://[::1]:8000",
+            "http://[::1]",
+            "https://vpce-1a2b.dynamodb.us-east-1.vpce.amazonaws.com/path?x=1",
+        ] {
+            assert!(valid_url(ok), "{ok} refused");
+        }
+        for bad in [
+            "http://[::1",
+            "http://[zz]:80",
+            "localhost:8000",
+            "ftp://x",
+            "http://",
+            "http://host:99999",
+            "http://host:0",
+            "http://host:port",
+            "http://ho st",
+            "http://[::1]x",
+        ] {
+            assert!(!valid_url(bad), "{bad} accepted");
+        }
     }
 }

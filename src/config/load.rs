@@ -71,12 +71,23 @@ impl Source {
         Config::from_json_str(&self.read_local()?, &self.origin())
     }
 
-    fn read_local(&self) -> Result<String, ConfigError> {
+    /// The text of a local source (a file or the variable).
+    pub fn read_local(&self) -> Result<String, ConfigError> {
         match self {
-            Source::File(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.display().to_string(),
-                source,
-            }),
+            Source::File(p) => {
+                let bytes = std::fs::read(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                String::from_utf8(bytes).map_err(|e| ConfigError::Field {
+                    origin: p.display().to_string(),
+                    path: "(top level)".into(),
+                    message: format!(
+                        "is not UTF-8 text (an invalid byte at offset {}): save it as UTF-8",
+                        e.utf8_error().valid_up_to()
+                    ),
+                })
+            }
             Source::Variable(text) => Ok(text.clone()),
             Source::Parameter(name) => Err(ConfigError::Parameter {
                 name: name.clone(),

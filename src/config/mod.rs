@@ -387,6 +387,27 @@ impl Detail {
 impl Config {
     /// Parses and validates a configuration from JSON text.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let field = |path: &str, message: &str| ConfigError::Field {
+            origin: origin.to_string(),
+            path: path.to_string(),
+            message: message.to_string(),
+        };
+        if text.starts_with('\u{feff}') {
+            return Err(field(
+                "(top level)",
+                "the text starts with a UTF-8 byte-order mark (BOM): save it as UTF-8 without one",
+            ));
+        }
+        // Objects where the schema has objects: serde would also take a
+        // struct from an array of its fields in order.
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+                origin: origin.to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e.to_string()),
+            })?;
+        check_shape(&value).map_err(|path| field(&path, "must be a JSON object"))?;
         let de = &mut serde_json::Deserializer::from_str(text);
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -469,6 +490,30 @@ impl Config {
     pub fn timeout_for(&self, target: &Target) -> TimeoutMs {
         target.timeout_ms.unwrap_or(self.defaults.timeout_ms)
     }
+}
+
+/// The first place where the schema has an object and the text has not.
+fn check_shape(v: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let object = |v: &Value, path: &str| match v {
+        Value::Object(_) => Ok(()),
+        _ => Err(path.to_string()),
+    };
+    object(v, "(top level)")?;
+    for key in ["expect", "defaults", "metrics"] {
+        if let Some(x) = v.get(key) {
+            object(x, key)?;
+        }
+    }
+    if let Some(Value::Array(targets)) = v.get("targets") {
+        for (i, t) in targets.iter().enumerate() {
+            object(t, &format!("targets[{i}]"))?;
+            if let Some(k) = t.get("key") {
+                object(k, &format!("targets[{i}].key"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn strip_position(message: &str) -> String {
@@ -685,5 +730,20 @@ mod tests {
         assert!(e.contains("defaults.probes"), "{e}");
         let e = parse(r#"{"targets":[{"table":"abc","write":true}]}"#).unwrap_err();
         assert!(e.contains("targets[0]") && e.contains("write"), "{e}");
+    }
+
+    #[test]
+    fn a_configuration_is_objects_not_arrays_of_fields() {
+        let e = parse(r#"[null, {"regions": ["us-east-1"]}, [["orders"]]]"#).unwrap_err();
+        assert!(e.contains("(top level): must be a JSON object"), "{e}");
+        let e = parse(r#"{"targets": [["orders"]]}"#).unwrap_err();
+        assert!(e.contains("targets[0]: must be a JSON object"), "{e}");
+        let e =
+            parse(r#"{"targets": [{"table": "abc"}], "defaults": [["us-east-1"]]}"#).unwrap_err();
+        assert!(e.contains("defaults: must be a JSON object"), "{e}");
+        let e = parse(r#"{"targets": [{"table": "abc", "key": [["pk"]]}]}"#).unwrap_err();
+        assert!(e.contains("targets[0].key: must be a JSON object"), "{e}");
+        let e = parse("\u{feff}{\"targets\": [{\"table\": \"abc\"}]}").unwrap_err();
+        assert!(e.contains("byte-order mark"), "{e}");
     }
 }

@@ -121,8 +121,8 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         Err(e) => report.findings.push(Finding::problem(
             FindingKind::Configuration,
             Class::Other,
-            e.to_string(),
-            "fix the region or endpoint setting named above",
+            crate::error::chain(&e),
+            "fix the setting named above (region, endpoint or retry settings)",
         )),
         Ok(clients) => {
             report.region = Some(clients.region().clone());

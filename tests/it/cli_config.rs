@@ -202,3 +202,130 @@ fn help_explains_every_flag() {
         assert!(r.stdout.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn retry_settings_the_sdk_would_panic_on_are_named_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, r#"{"targets":[{"table":"orders"}]}"#).unwrap();
+    let profile = dir.path().join("config");
+    std::fs::write(
+        &profile,
+        "[default]\nmax_attempts = x\nretry_mode = sometimes\n",
+    )
+    .unwrap();
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "AWS_MAX_ATTEMPTS",
+            "0",
+            "AWS_MAX_ATTEMPTS: \"0\" is not a number of attempts",
+        ),
+        (
+            "AWS_MAX_ATTEMPTS",
+            "x",
+            "AWS_MAX_ATTEMPTS: \"x\" is not a number of attempts",
+        ),
+        (
+            "AWS_RETRY_MODE",
+            "bogus",
+            "AWS_RETRY_MODE: \"bogus\" is not a retry mode",
+        ),
+        (
+            "AWS_RETRY_MODE",
+            " ",
+            "AWS_RETRY_MODE: \" \" is not a retry mode",
+        ),
+        (
+            "AWS_CONFIG_FILE",
+            profile.to_str().unwrap(),
+            "profile \"default\" key max_attempts: \"x\" is not a number of attempts",
+        ),
+    ];
+    for (var, value, message) in cases {
+        let mut env = crate::support::dummy_creds().env();
+        env.push((var.to_string(), value.to_string()));
+        let r = canary(
+            &[
+                "check",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--endpoint-url",
+                REFUSED,
+            ],
+            &env,
+        );
+        assert_eq!(r.code, 2, "{var}={value}: {r:?}");
+        assert!(r.stderr.contains(message), "{var}={value}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        let r = canary(
+            &["doctor", "--endpoint-url", REFUSED, "--output", "json"],
+            &env,
+        );
+        assert_eq!(r.code, 1, "doctor with {var}={value}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["findings"][0]["id"], "configuration", "{}", r.stdout);
+        assert!(
+            j["findings"][0]["problem"]
+                .as_str()
+                .unwrap()
+                .contains(message),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn bad_bytes_empty_regions_and_unparsable_endpoints_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = dir.path().join("latin1.json");
+    std::fs::write(&latin1, b"{\"targets\":[{\"table\":\"caf\xe9s\"}]}").unwrap();
+    let env = crate::support::dummy_creds().env();
+    let r = canary(
+        &[
+            "check",
+            "--config",
+            latin1.to_str().unwrap(),
+            "--endpoint-url",
+            REFUSED,
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("is not UTF-8 text (an invalid byte at offset 25)"),
+        "{}",
+        r.stderr
+    );
+    // (The harness removes a variable given as ""; a blank one stays set.)
+    let mut blank = env.clone();
+    blank.push(("AWS_REGION".into(), " ".into()));
+    let r = canary(
+        &["check", "--table", "orders", "--endpoint-url", REFUSED],
+        &blank,
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("AWS_REGION: is set but empty"),
+        "{}",
+        r.stderr
+    );
+    let r = canary(
+        &[
+            "check",
+            "--table",
+            "orders",
+            "--endpoint-url",
+            "http://[::1",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--endpoint-url: \"http://[::1\" is not an http:// or https:// URL"),
+        "{}",
+        r.stderr
+    );
+}
