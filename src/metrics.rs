@@ -133,15 +133,15 @@ pub const CONTRACT: &[MetricSpec] = &[
         dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
         published: Published::EveryRun,
-        meaning: "probes not run because something they depend on failed (the role could not be assumed, the DescribeTable that supplies the key failed): the canary is blind to them",
+        meaning: "probes not run for a reason other than an authentication failure (AssumeRole timed out, the DescribeTable that supplies the key failed): the canary is blind to them",
     },
     MetricSpec {
         name: "ConfigErrors",
         unit: Unit::Count,
         dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
-        published: Published::OnFailure,
-        meaning: "1 on a run whose deployed configuration could not be loaded (nothing was probed)",
+        published: Published::EveryRun,
+        meaning: "1 on a run whose deployed configuration could not be loaded (nothing was probed), else 0",
     },
     MetricSpec {
         name: "ProbeSuccess",
@@ -218,8 +218,12 @@ pub fn datums(report: &Report, config: &MetricsConfig, canary: &str) -> Vec<Datu
     for p in &report.probes {
         match p.outcome {
             Outcome::Fail => *failures.entry(p.class).or_default() += 1.0,
-            Outcome::NotRun => not_run += 1.0,
-            Outcome::Ok => {}
+            // A probe not run because of an authentication failure (its role
+            // was refused, its key's DescribeTable was denied) already
+            // counts in AuthFailures: the blind count is what no other
+            // alarm explains, so one outage pages once.
+            Outcome::NotRun if !p.is_auth_failure() => not_run += 1.0,
+            Outcome::NotRun | Outcome::Ok => {}
         }
         if p.is_auth_failure() {
             *auth.entry(p.class).or_default() += 1.0;
@@ -248,6 +252,7 @@ pub fn datums(report: &Report, config: &MetricsConfig, canary: &str) -> Vec<Datu
         ),
         Datum::new("ProbeFailures", dims(), total(&failures)),
         Datum::new("ProbesNotRun", dims(), not_run),
+        Datum::new("ConfigErrors", dims(), 0.0),
     ];
     for (class, n) in &auth {
         out.push(Datum::new("AuthFailures", by_class(class), *n));
@@ -431,7 +436,8 @@ mod tests {
     fn healthy_run_publishes_zeros_without_class_series() {
         let r = Report::new(IdentityReport::default(), vec![], "us-east-1".into(), 1.0);
         let d = datums(&r, &MetricsConfig::default(), "prod");
-        assert_eq!(d.len(), 7);
+        assert_eq!(d.len(), 8);
+        assert_eq!(find(&d, "ConfigErrors", &[]).unwrap().value, 0.0);
         assert!(d
             .iter()
             .all(|x| x.dimensions == [("Canary", "prod".to_string())]));
