@@ -239,7 +239,12 @@ impl CommandOutput {
     pub fn usage_error(e: &(dyn std::error::Error + 'static)) -> CommandOutput {
         CommandOutput {
             stdout: String::new(),
-            stderr: format!("error: {}\n", crate::error::chain(e)),
+            // Values quoted in the message are escaped and cut: an error
+            // about a 1 MB value is not 1 MB of terminal output.
+            stderr: format!(
+                "error: {}\n",
+                crate::redact::truncate(&crate::error::chain(e), 2_000)
+            ),
             exit: EXIT_USAGE,
         }
     }

@@ -80,12 +80,28 @@ impl<W: std::io::Write> std::io::Write for ScrubbingWriter<W> {
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut.
+/// Control characters (escape sequences, bells, carriage returns) are
+/// escaped, so that nothing printed can drive the terminal.
 pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
+    let mut out = String::with_capacity(text.len().min(max + 8));
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
-    let cut: String = text.chars().take(max).collect();
-    format!("{cut}…")
+    out
+}
+
+/// A value from outside (a response, the environment) as the human report
+/// shows it: control characters escaped, at most 512 characters.
+pub fn shown(text: &str) -> String {
+    truncate(text, 512)
 }
 
 /// Splits into alternating runs of token characters and other characters.
@@ -199,6 +215,18 @@ mod tests {
             String::from_utf8(w.0).unwrap(),
             "key AKIA************MPLE\n"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_long_values_cut() {
+        assert_eq!(
+            truncate("a\u{1b}[31mred\u{7}", 100),
+            "a\\u{1b}[31mred\\u{7}"
+        );
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(shown(&"x".repeat(1_000_000)).chars().count(), 513);
+        assert!(!redact("bell\u{7} and escape\u{1b}").contains('\u{1b}'));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::classify::{Class, Failure, ProviderTried};
 use crate::config::{Expectation, ProbeKind, Region, SinkKind, TableRef};
+use crate::redact::shown;
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -331,12 +332,13 @@ impl Report {
             let _ = writeln!(
                 s,
                 "Identity  ok  {} ({}) account {}{}",
-                id.arn.as_deref().unwrap_or("?"),
-                id.principal_type.as_deref().unwrap_or("?"),
-                id.account.as_deref().unwrap_or("?"),
+                shown(id.arn.as_deref().unwrap_or("?")),
+                shown(id.principal_type.as_deref().unwrap_or("?")),
+                shown(id.account.as_deref().unwrap_or("?")),
                 match (&id.role, &id.session) {
-                    (Some(r), Some(sess)) => format!(", role {r}, session {sess}"),
-                    (Some(r), None) => format!(", role {r}"),
+                    (Some(r), Some(sess)) =>
+                        format!(", role {}, session {}", shown(r), shown(sess)),
+                    (Some(r), None) => format!(", role {}", shown(r)),
                     _ => String::new(),
                 }
             );
@@ -347,15 +349,20 @@ impl Report {
                 id.class,
                 id.code
                     .as_deref()
-                    .map(|c| format!(" ({c})"))
+                    .map(|c| format!(" ({})", shown(c)))
                     .unwrap_or_default(),
-                id.message.as_deref().unwrap_or("")
+                shown(id.message.as_deref().unwrap_or(""))
             );
             if let Some(arn) = &id.arn {
-                let _ = writeln!(s, "          caller: {arn}");
+                let _ = writeln!(s, "          caller: {}", shown(arn));
             }
             for p in &id.providers_tried {
-                let _ = writeln!(s, "          tried {}: {}", p.provider, p.reason);
+                let _ = writeln!(
+                    s,
+                    "          tried {}: {}",
+                    shown(&p.provider),
+                    shown(&p.reason)
+                );
             }
             if let Some(h) = &id.hint {
                 let _ = writeln!(s, "          hint: {h}");
@@ -413,12 +420,12 @@ impl Report {
                     p.latency_ms
                 );
                 if p.outcome != Outcome::Ok {
-                    let code = p.code.as_deref().unwrap_or("-");
-                    let rid = p.request_id.as_deref().unwrap_or("-");
+                    let code = shown(p.code.as_deref().unwrap_or("-"));
+                    let rid = shown(p.request_id.as_deref().unwrap_or("-"));
                     let _ = writeln!(
                         s,
                         "        {code}: {} (request id {rid})",
-                        p.message.as_deref().unwrap_or("")
+                        shown(p.message.as_deref().unwrap_or(""))
                     );
                     if let Some(d) = &p.denied_by {
                         let _ = writeln!(s, "        denied by: {}", d.describe());

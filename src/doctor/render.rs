@@ -1,6 +1,7 @@
 //! The human rendering of a doctor's report.
 
 use super::DoctorReport;
+use crate::redact::shown;
 use crate::report::Outcome;
 use std::fmt::Write as _;
 
@@ -8,14 +9,18 @@ use std::fmt::Write as _;
 /// overrides, skew, identity and table, then the findings.
 pub fn render(r: &DoctorReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "Credential provider chain (profile \"{}\"):", r.profile);
+    let _ = writeln!(
+        s,
+        "Credential provider chain (profile \"{}\"):",
+        shown(&r.profile)
+    );
     for st in &r.chain {
         let _ = writeln!(
             s,
             "  {:<20} {:<15} {}",
             st.provider.as_str(),
             st.status.as_str(),
-            st.detail
+            shown(&st.detail)
         );
     }
     match &r.credentials {
@@ -63,7 +68,9 @@ fn render_settings(s: &mut String, r: &DoctorReport) {
         let _ = writeln!(
             s,
             "Endpoint override: {} -> {} (from {})",
-            o.service, o.url, o.source
+            o.service,
+            shown(&o.url),
+            o.source
         );
     }
     if let Some(k) = r.clock_skew_seconds {
@@ -119,7 +126,7 @@ fn render_findings(s: &mut String, r: &DoctorReport) {
             "  {}. [{}] {}\n     do: {}",
             i + 1,
             f.class,
-            f.problem,
+            shown(&f.problem),
             f.action
         );
     }

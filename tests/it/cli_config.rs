@@ -329,3 +329,24 @@ fn bad_bytes_empty_regions_and_unparsable_endpoints_say_what_is_wrong() {
         r.stderr
     );
 }
+
+#[test]
+fn huge_values_and_escape_sequences_are_cut_and_escaped() {
+    let long_arn = format!(
+        "arn:aws:dynamodb:us-east-1:123456789012:table/{}",
+        "x".repeat(65_000)
+    );
+    let escape = format!("\u{1b}[2J\u{7}{}", "y".repeat(1_000_000));
+    for table in [long_arn, escape] {
+        let r = with_config(&serde_json::json!({"targets": [{"table": table}]}).to_string());
+        assert_eq!(r.code, 2, "exit {}", r.code);
+        assert!(
+            r.stderr.contains("targets[0].table"),
+            "{}",
+            &r.stderr[..200.min(r.stderr.len())]
+        );
+        assert!(r.stderr.len() < 3_000, "{} bytes of error", r.stderr.len());
+        assert!(!r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'));
+        assert!(!r.stderr.contains("panicked"));
+    }
+}
