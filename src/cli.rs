@@ -253,20 +253,31 @@ impl CommandOutput {
 /// Runs the parsed command line. `check` streams EMF lines to `emf_out`
 /// (stderr on the command line) while it runs; everything else is returned.
 pub async fn run(cli: Cli, emf_out: &mut (dyn Write + Send)) -> CommandOutput {
-    run_to(cli, emf_out, false).await
+    run_to(cli, emf_out, &Surroundings::default()).await
 }
 
-/// [`run`], told whether `emf_out` is a terminal: a human-format `check`
-/// whose sink is `auto` then keeps its EMF fallback lines off the screen
-/// (they only matter where CloudWatch Logs reads them); `--sink emf`, or a
-/// configured `emf`, still prints them.
+/// What the command line knows about where it runs: whether the EMF writer
+/// is a terminal, and the signal that interrupts a run.
+#[derive(Debug, Clone, Default)]
+pub struct Surroundings {
+    /// The EMF writer (stderr) is a terminal.
+    pub emf_is_terminal: bool,
+    /// SIGINT/SIGTERM.
+    pub interrupt: run::Interrupt,
+}
+
+/// [`run`], told where it runs. A human-format `check` whose sink is
+/// `auto` keeps its EMF fallback lines off a terminal (they only matter
+/// where CloudWatch Logs reads them); `--sink emf`, or a configured `emf`,
+/// still prints them. An interrupted `check` prints what finished and exits
+/// 128 + the signal.
 pub async fn run_to(
     cli: Cli,
     emf_out: &mut (dyn Write + Send),
-    emf_is_terminal: bool,
+    surroundings: &Surroundings,
 ) -> CommandOutput {
     match cli.command {
-        Command::Check(args) => check(args, emf_out, emf_is_terminal).await,
+        Command::Check(args) => check(args, emf_out, surroundings).await,
         Command::Metrics(args) => metrics(args),
         Command::Doctor(args) => doctor(args).await,
         Command::Policy(args) => result(policy(&args)),
@@ -413,6 +424,12 @@ fn config_from_flags(args: &CheckArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// The part of a run's deadline kept back for publishing its metrics: a
+/// fifth, at most 1.5 s (as in Lambda).
+pub fn publish_reserve(total: Duration) -> Duration {
+    (total / 5).min(Duration::from_millis(1_500))
+}
+
 /// Whether EMF lines reach the terminal: not for a person reading a human
 /// report with the `auto` sink (the lines are for CloudWatch Logs); always
 /// when asked for (`emf`), and whenever the output is not a terminal.
@@ -473,8 +490,9 @@ async fn check_setup(args: &CheckArgs) -> Result<(Config, Deployment, AwsClients
 async fn check(
     args: CheckArgs,
     emf_out: &mut (dyn Write + Send),
-    emf_is_terminal: bool,
+    surroundings: &Surroundings,
 ) -> CommandOutput {
+    let emf_is_terminal = surroundings.emf_is_terminal;
     let (config, deployment, clients) = match check_setup(&args).await {
         Ok(x) => x,
         Err(e) => return CommandOutput::usage_error(&e),
@@ -487,9 +505,12 @@ async fn check(
             &mut hidden
         };
     let canary = Canary::new(clients);
+    // The deadline is the whole run's, publishing included: the probes get
+    // it less the time kept back for publishing.
     let start = Instant::now();
-    let deadline = start + Duration::from_millis(config.deadline_ms.get());
-    let publish_deadline = deadline + Duration::from_secs(5);
+    let total = Duration::from_millis(config.deadline_ms.get());
+    let publish_deadline = start + total;
+    let deadline = publish_deadline - publish_reserve(total);
     let series = deployment.canary();
     let report = run::check(
         &canary,
@@ -498,12 +519,13 @@ async fn check(
         deadline,
         publish_deadline,
         emf_out,
+        &surroundings.interrupt,
     )
     .await;
-    let exit = if report.healthy {
-        EXIT_HEALTHY
-    } else {
-        EXIT_UNHEALTHY
+    let exit = match surroundings.interrupt.fired() {
+        Some(signal) => 128 + u8::try_from(signal).unwrap_or(0).min(127),
+        None if report.healthy => EXIT_HEALTHY,
+        None => EXIT_UNHEALTHY,
     };
     render(
         args.output,

@@ -170,6 +170,7 @@ impl Handler {
             run_deadline,
             publish_deadline,
             out,
+            &run::Interrupt::default(),
         )
         .await;
         for line in probe_lines(&report, &invocation.series) {

@@ -25,10 +25,39 @@ fn main() -> ExitCode {
         let parsed = cli::Cli::parse();
         init_cli_logging();
         // EMF lines go to stderr as the run produces them; stdout stays the report.
-        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let out = runtime.block_on(cli::run_to(parsed, &mut std::io::stderr(), terminal));
+        let (fire, interrupt) = run::Interrupt::channel();
+        let surroundings = cli::Surroundings {
+            emf_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            interrupt,
+        };
+        let out = runtime.block_on(async {
+            tokio::spawn(forward_signals(fire));
+            cli::run_to(parsed, &mut std::io::stderr(), &surroundings).await
+        });
         ExitCode::from(write_out(&out))
     }
+}
+
+/// SIGINT and SIGTERM interrupt the run (it then prints what finished);
+/// a second signal ends the process at once.
+async fn forward_signals(fire: tokio::sync::watch::Sender<Option<i32>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let first = tokio::select! {
+        _ = int.recv() => 2,
+        _ = term.recv() => 15,
+    };
+    let _ = fire.send(Some(first));
+    let second = tokio::select! {
+        _ = int.recv() => 2,
+        _ = term.recv() => 15,
+    };
+    std::process::exit(128 + second);
 }
 
 /// Writes a command's output; returns the exit code. A closed stdout (a

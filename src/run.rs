@@ -17,6 +17,69 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// A signal that ends a run early (SIGINT or SIGTERM on the command line):
+/// what finished is reported, the rest as not run.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Option<tokio::sync::watch::Receiver<Option<i32>>>);
+
+impl Interrupt {
+    /// An interrupt and the sender that fires it with a signal number.
+    pub fn channel() -> (tokio::sync::watch::Sender<Option<i32>>, Interrupt) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (tx, Interrupt(Some(rx)))
+    }
+
+    /// The signal that fired, if one did.
+    pub fn fired(&self) -> Option<i32> {
+        self.0.as_ref().and_then(|rx| *rx.borrow())
+    }
+
+    /// Waits for the signal; never returns without a sender.
+    async fn wait(&self) -> i32 {
+        if let Some(rx) = &self.0 {
+            let mut rx = rx.clone();
+            loop {
+                if let Some(signal) = *rx.borrow_and_update() {
+                    return signal;
+                }
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+        std::future::pending().await
+    }
+}
+
+/// Why a part of the run stopped before it finished.
+enum Stop {
+    Deadline,
+    Interrupted(i32),
+}
+
+/// `fut`, unless the deadline passes or the run is interrupted first.
+async fn until<T>(
+    deadline: Instant,
+    interrupt: &Interrupt,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, Stop> {
+    // Biased: what has finished is reported as finished, even when the
+    // signal is already there too.
+    tokio::select! {
+        biased;
+        r = tokio::time::timeout_at(deadline.into(), fut) => r.map_err(|_| Stop::Deadline),
+        s = interrupt.wait() => Err(Stop::Interrupted(s)),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
 /// What a process keeps between runs: clients and assumed roles.
 #[derive(Debug)]
 pub struct Canary {
@@ -37,7 +100,12 @@ impl Canary {
 }
 
 /// Runs the identity check and every probe, finishing by `deadline`.
-pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Report {
+pub async fn run(
+    canary: &Arc<Canary>,
+    config: &Config,
+    deadline: Instant,
+    interrupt: &Interrupt,
+) -> Report {
     let started = Instant::now();
     let own_region = canary.clients.region().region.clone();
     let units = plan(config, &own_region);
@@ -81,6 +149,7 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
     for (i, unit) in units.iter().cloned().enumerate() {
         let canary = Arc::clone(canary);
         let sem = Arc::clone(&semaphore);
+        let interrupt = interrupt.clone();
         set.spawn(async move {
             let fut = async {
                 match &unit.placement {
@@ -88,9 +157,19 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
                     Placement::Replicas { home } => run_replicas(&canary, &unit, home, &sem).await,
                 }
             };
-            let results = match tokio::time::timeout_at(deadline.into(), fut).await {
+            let results = match until(deadline, &interrupt, fut).await {
                 Ok(r) => r,
-                Err(_) => deadline_results(&unit, deadline, started),
+                Err(Stop::Deadline) => deadline_results(&unit, deadline, started),
+                Err(Stop::Interrupted(signal)) => {
+                    let f = Failure::new(
+                        Class::Other,
+                        format!(
+                            "interrupted ({}) before this probe finished",
+                            signal_name(signal)
+                        ),
+                    );
+                    report_all(&unit, Outcome::NotRun, &f, elapsed_ms(started))
+                }
             };
             (i, results)
         });
@@ -113,7 +192,7 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
         }));
     }
 
-    let identity = match tokio::time::timeout_at(deadline.into(), identity).await {
+    let identity = match until(deadline, interrupt, identity).await {
         Ok(Ok(id)) => id,
         Ok(Err(_)) => IdentityReport::failed(
             Failure::new(
@@ -122,10 +201,20 @@ pub async fn run(canary: &Arc<Canary>, config: &Config, deadline: Instant) -> Re
             ),
             0.0,
         ),
-        Err(_) => IdentityReport::failed(
+        Err(Stop::Deadline) => IdentityReport::failed(
             Failure::new(
                 Class::Timeout,
                 "run deadline reached before GetCallerIdentity answered",
+            ),
+            elapsed_ms(started),
+        ),
+        Err(Stop::Interrupted(signal)) => IdentityReport::failed(
+            Failure::new(
+                Class::Other,
+                format!(
+                    "interrupted ({}) before GetCallerIdentity answered",
+                    signal_name(signal)
+                ),
             ),
             elapsed_ms(started),
         ),
@@ -201,8 +290,13 @@ pub async fn check(
     deadline: Instant,
     publish_deadline: Instant,
     emf_out: &mut (dyn std::io::Write + Send),
+    interrupt: &Interrupt,
 ) -> Report {
-    let mut report = run(canary, config, deadline).await;
+    let mut report = run(canary, config, deadline, interrupt).await;
+    if interrupt.fired().is_some() {
+        // A run cut short by hand is not a run the alarms should see.
+        return report;
+    }
     let datums = crate::metrics::datums(&report, &config.metrics, series);
     let outcome = crate::sinks::publish(
         &canary.clients,

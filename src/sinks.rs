@@ -61,12 +61,13 @@ fn unit(u: crate::metrics::Unit) -> StandardUnit {
     }
 }
 
-/// Sends the datums with PutMetricData; returns the number of requests.
+/// Sends the datums with PutMetricData by `deadline` (each request gets
+/// what is left, at most 5 s); returns the number of requests.
 pub async fn put_metric_data(
     client: &aws_sdk_cloudwatch::Client,
     namespace: &str,
     datums: &[Datum],
-    timeout: Duration,
+    deadline: Instant,
 ) -> Result<usize, Failure> {
     let now = aws_smithy_types::DateTime::from(SystemTime::now());
     let mut requests = 0;
@@ -88,6 +89,11 @@ pub async fn put_metric_data(
                     .build()
             })
             .collect();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(50) {
+            return Err(crate::call::timed_out("PutMetricData", left));
+        }
+        let timeout = left.min(Duration::from_secs(5)) - crate::call::GUARD.min(left / 4);
         let call = client
             .put_metric_data()
             .namespace(namespace)
@@ -214,11 +220,7 @@ pub async fn publish(
         SinkKind::Cloudwatch | SinkKind::Auto => {
             let region = config.region.as_ref().unwrap_or(&clients.region().region);
             let client = clients.cloudwatch(region.as_str());
-            let left = deadline.saturating_duration_since(Instant::now());
-            let timeout = left
-                .min(Duration::from_secs(5))
-                .max(Duration::from_millis(50));
-            match put_metric_data(&client, config.namespace().as_str(), datums, timeout).await {
+            match put_metric_data(&client, config.namespace().as_str(), datums, deadline).await {
                 Ok(requests) => MetricsOutcome {
                     sink: SinkKind::Cloudwatch,
                     datums: datums.len(),

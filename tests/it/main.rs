@@ -7,6 +7,7 @@ mod deployment;
 mod doctor;
 mod identity;
 mod metrics;
+mod pressure;
 mod probes;
 mod secrets;
 mod support;

@@ -254,7 +254,8 @@ async fn twenty_five_hundred_datums_go_out_in_requests_within_the_limits() {
             value: i as f64,
         })
         .collect();
-    let requests = put_metric_data(&client, "NS", &datums, Duration::from_secs(10))
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let requests = put_metric_data(&client, "NS", &datums, deadline)
         .await
         .unwrap();
     let seen = server.requests();

@@ -330,6 +330,25 @@ pub fn empty_home() -> PathBuf {
 /// files, instance metadata disabled, AWS_REGION=us-east-1, plus `env`
 /// (a value of "" removes a variable).
 pub fn canary(args: &[&str], env: &[(String, String)]) -> Run {
+    let out = command(args, env).output().expect("run the binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The binary started with [`canary`]'s environment, stdout and stderr
+/// piped, for tests that signal it while it runs.
+pub fn spawn_canary(args: &[&str], env: &[(String, String)]) -> Child {
+    command(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary")
+}
+
+fn command(args: &[&str], env: &[(String, String)]) -> Command {
     assert_loopback_only(args, env);
     let home = empty_home();
     let mut cmd = Command::new(BIN);
@@ -348,12 +367,7 @@ pub fn canary(args: &[&str], env: &[(String, String)]) -> Run {
             cmd.env(k, v);
         }
     }
-    let out = cmd.output().expect("run the binary");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd
 }
 
 /// An endpoint that refuses connections: for runs that must fail before (or
