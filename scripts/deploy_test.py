@@ -15,7 +15,7 @@ A. Small configuration (orders in two regions, customers in one with a configure
    probes on an N-keyed and a B-keyed table, a must-deny read of payroll):
    `deploy-params` -> parameters (each within 4,096 bytes, and equal to an independent
    computation in this file) -> the stack in moto -> what moto created is what the template
-   declares (inline policy, one managed policy per used region slot) -> assume the role ->
+   declares (inline policy, one managed policy per used table slot) -> assume the role ->
    `check` with the role's credentials and the function's environment as the template sets
    it: every allow probe passes (describe, read, write on N and B keys), the must-deny probe is
    denied; then tables outside the configuration (another table; a configured table in a
@@ -167,9 +167,9 @@ def parse_overrides(line):
 
 def python_params(config, region, account, ssm=None):
     """The template's parameters for a configuration, computed here independently of the
-    binary: slots by region in order of first use; per slot the table ARNs of describe, read
-    and write probes of allow targets (must-deny targets get nothing); LeadingKeyValues =
-    the sentinels + the configured keys of allow targets."""
+    binary: the table ARNs of the describe, read and write probes of allow targets (must-deny
+    targets get nothing), one slot per region (deploy-params packs by size instead: compare
+    with by_kind()); LeadingKeyValues = the sentinels + the configured keys of allow targets."""
     defaults = config.get("defaults", {})
     slots, keys = {}, list(SENTINELS)
     for t in config["targets"]:
@@ -187,24 +187,28 @@ def python_params(config, region, account, ssm=None):
     p = {"CanaryConfig": "" if ssm else minified(config), "ConfigParameterName": ssm or "", "CanaryName": "",
          "MetricsNamespace": config.get("metrics", {}).get("namespace", "DynamoDBAuthCanary"),
          "LeadingKeyValues": ",".join(keys), "KmsKeyArns": "", "AssumeRoleArns": ""}
-    for n, (r, s) in enumerate(list(slots.items()) + [("", None)] * (SLOTS - len(slots)), 1):
-        p[f"Region{n}"] = r
+    for n, s in enumerate(list(slots.values()) + [None] * (SLOTS - len(slots)), 1):
         for kind in ("describe", "read", "write"):
-            p[f"Region{n}{kind.capitalize()}Tables"] = ",".join(sorted(s[kind])) if s else ""
+            p[f"Slot{n}{kind.capitalize()}TableArns"] = ",".join(sorted(s[kind])) if s else ""
     return p
 
 
-def by_region(params):
-    """{region: {kind: set of table references}} of the slot parameters."""
-    out = {}
-    for n in range(1, SLOTS + 1):
-        r = params.get(f"Region{n}", "")
-        lists = {k: {x for x in params.get(f"Region{n}{k.capitalize()}Tables", "").split(",") if x}
-                 for k in ("describe", "read", "write")}
-        if r or any(lists.values()):
-            need(r not in out, f"region {r!r} in two slots")
-            out[r] = lists
+def slot_lists(params):
+    """{(slot, kind): [table ARNs]} of the slot parameters."""
+    return {(n, k): [x for x in params.get(f"Slot{n}{k.capitalize()}TableArns", "").split(",") if x]
+            for n in range(1, SLOTS + 1) for k in ("describe", "read", "write")}
+
+
+def by_kind(params):
+    """{kind: set of table ARNs} over all slots."""
+    out = {"describe": set(), "read": set(), "write": set()}
+    for (_, kind), arns in slot_lists(params).items():
+        out[kind] |= set(arns)
     return out
+
+
+def regions_of(params):
+    return sorted({a.split(":")[3] for arns in slot_lists(params).values() for a in arns})
 
 
 def get_params(a, config_path, config, tmp, ssm=None, what=""):
@@ -215,9 +219,7 @@ def get_params(a, config_path, config, tmp, ssm=None, what=""):
         print(f"   --hand-params: parameters computed in Python ({what}); deploy-params NOT run")
         a.partial.append(f"deploy-params not run ({what})")
         return want
-    cmd = [a.binary, "deploy-params", "--config", config_path, "--region", REGION]
-    if a.deploy_params_account:
-        cmd += ["--account", ACCOUNT]
+    cmd = [a.binary, "deploy-params", "--config", config_path, "--account", ACCOUNT, "--region", REGION]
     if ssm:
         cmd += ["--ssm-parameter", ssm]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=cli_env(tmp))
@@ -225,21 +227,22 @@ def get_params(a, config_path, config, tmp, ssm=None, what=""):
     print(f"   $ dynamodb-auth-canary {' '.join(shlex.quote(x) for x in cmd[1:])}  ({len(r.stdout)} bytes, one line:"
           f" {r.stdout.count(chr(10)) == 1})")
     got = parse_overrides(r.stdout)
-    missing = sorted(set(want) - set(got))
+    want_keys = set(want) | {"CanaryName"}
+    missing = sorted(want_keys - set(got))
     need(not missing, f"deploy-params does not print {missing} (every managed parameter, empty ones as Key=\"\")")
+    sam_params = set(cfn_template.load(a.template)["Parameters"])
+    need(set(got) <= sam_params, f"deploy-params prints parameters the template does not have: {sorted(set(got) - sam_params)}")
     for k, v in got.items():
         need(len(v.encode()) <= MAX_PARAMETER_BYTES,
              f"deploy-params: {k} is {len(v.encode())} bytes; CloudFormation allows {MAX_PARAMETER_BYTES}")
-    names = [x for n in range(1, SLOTS + 1) for k in ("Describe", "Read", "Write")
-             for x in got.get(f"Region{n}{k}Tables", "").split(",") if x and not x.startswith("arn:")]
-    need(not names, "deploy-params prints table NAMES in the Region{n}*Tables lists (e.g. "
-         f"{names[:3]}); the template needs exact table ARNs there, because CloudFormation cannot "
-         "prefix each element of a list with a deploy-time value (Fn::Join/Fn::Split delimiters and "
-         "the Fn::Sub string must be literals, cfn-lint E1018): deploy-params must print "
-         "arn:<partition>:dynamodb:<region>:<account>:table/<name> (it needs the account: --account "
-         "ID, or the caller's from STS)")
-    need(by_region(got) == by_region(want), f"deploy-params' slots differ from the independent computation:\n"
-         f"  deploy-params: {by_region(got)}\n  expected:      {by_region(want)}")
+    names = [x for arns in slot_lists(got).values() for x in arns if not x.startswith("arn:")]
+    need(not names, f"deploy-params prints table names in the slot lists ({names[:3]}); the template needs exact ARNs")
+    need(by_kind(got) == by_kind(want), "deploy-params' table ARNs differ from the independent computation:\n"
+         + "\n".join(f"  {k}: only deploy-params {sorted(by_kind(got)[k] - by_kind(want)[k])[:4]}, only expected "
+                     f"{sorted(by_kind(want)[k] - by_kind(got)[k])[:4]}" for k in ("describe", "read", "write")))
+    for kind in ("describe", "read", "write"):
+        counts = [len(slot_lists(got)[(n, kind)]) for n in range(1, SLOTS + 1)]
+        need(sum(counts) == len(by_kind(got)[kind]), f"deploy-params lists a {kind} table in two slots")
     for k in ("CanaryConfig", "ConfigParameterName", "MetricsNamespace", "KmsKeyArns", "AssumeRoleArns"):
         if k == "CanaryConfig" and got[k]:
             need(json.loads(got[k]) == config, "CanaryConfig is not the configuration")
@@ -248,9 +251,10 @@ def get_params(a, config_path, config, tmp, ssm=None, what=""):
     need(sorted(got["LeadingKeyValues"].split(",")) == sorted(want["LeadingKeyValues"].split(",")),
          f"deploy-params: LeadingKeyValues={got['LeadingKeyValues']!r}, expected the sentinels and the configured "
          f"keys {want['LeadingKeyValues']!r}")
+    used = [n for n in range(1, SLOTS + 1) if any(slot_lists(got)[(n, k)] for k in ("describe", "read", "write"))]
     print(f"   every parameter within {MAX_PARAMETER_BYTES} bytes (largest: "
           f"{max(got, key=lambda k: len(got[k].encode()))}, {max(len(v.encode()) for v in got.values())} bytes); "
-          f"slots and LeadingKeyValues equal the independent computation")
+          f"{len(used)} slot(s) used; table ARNs and LeadingKeyValues equal the independent computation")
     return got
 
 
@@ -600,7 +604,7 @@ def part_a(a, m, tmp, step, summary):
     m.tables(SMALL_TABLES)
     print(f"   tables: {', '.join(f'{n} ({k} {t}; {len(rs)} region(s))' for n, rs, k, t in SMALL_TABLES)}")
     stack, creds, role, env, stored = deploy(a, m, tmp, "canary-small", params, "small")
-    used = sorted({r for r in by_region(params) if r})
+    used = regions_of(params)
     print(f"   function environment as the template sets it: {', '.join(sorted(env))}")
 
     step("A allow", "A. check as the role, with the function's environment: every allow probe passes")
@@ -724,9 +728,6 @@ def deploy_and_probe(a, tmp, step, summary):
     need(admin["arn"].split(":")[4] == ACCOUNT, f"moto's account is {admin['arn'].split(':')[4]}, expected {ACCOUNT}")
     m = Moto(url, admin)
     print(f"   {url}")
-    if not a.hand_params:
-        h = subprocess.run([a.binary, "deploy-params", "--help"], capture_output=True, text=True, timeout=30).stdout
-        a.deploy_params_account = "--account" in h
     part_a(a, m, tmp, step, summary)
     part_b(a, m, tmp, step, summary)
 
@@ -742,7 +743,7 @@ def main():
     if not os.access(a.binary, os.X_OK):
         print(f"deploy_test: no canary binary at {a.binary} (cargo build)", file=sys.stderr)
         sys.exit(2)
-    a.partial, a.verbose_adapt, a.deploy_params_account = [], True, False
+    a.partial, a.verbose_adapt = [], True
     tmp = tempfile.mkdtemp(prefix="canary-deploy-test.")
     times, summary, ok, a.moto = [], [], False, None
 

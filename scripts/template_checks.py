@@ -10,7 +10,7 @@ Usage: template_checks.py [BINARY] [--contract FILE] [--template template.yaml] 
             instead of asking the binary
 
 The template is read through scripts/cfn_template.py (translated with aws-sam-translator,
-resolved) for three sample parameter sets (inline configuration with two region slots, KMS
+resolved) for three sample parameter sets (inline configuration with two table slots, KMS
 keys and target roles; configuration in SSM with one slot; nothing optional), the first for
 every allowed ScheduleMinutes. It checks:
   (a) metrics contract: every dimension set of the contract starts with Canary; every alarm
@@ -19,24 +19,25 @@ every allowed ScheduleMinutes. It checks:
       the stack name), SEARCH expressions included; the namespace is MetricsNamespace, whose
       default is the contract's; the dashboard shows the series it must and a Logs Insights
       widget with the query "failing probes" on the function's log group
-  (b) alarm semantics (docs: /work/spec table, README): one alarm per metric with its
+  (b) alarm semantics (the shared design's alarm table, ALARMS below): one alarm per metric with its
       statistic, threshold, comparison, M of N, TreatMissingData and topic (paging or
       notify); descriptions of at most 1,024 characters that name the "failing probes" query
   (c) timing per ScheduleMinutes: the rate expression; alarm periods hold one interval;
       the heartbeat neither fires between runs nor misses a dead canary; the function's
       Timeout fits the run's deadline
-  (d) grants equal the parameters: the DynamoDB grants are exactly the slots' table lists
+  (d) grants equal the parameters: the DynamoDB grants are exactly the slots' table ARN lists
       (describe -> DescribeTable; read -> GetItem, write -> PutItem + DeleteItem, both with
       ForAllValues:StringEquals dynamodb:LeadingKeys = LeadingKeyValues), one managed policy
-      per used slot holding only that slot's tables, attached to the role; PutMetricData only
+      per used table slot holding exactly that slot's grants, attached to the role; PutMetricData only
       in MetricsNamespace; sts:AssumeRole on exactly AssumeRoleArns; kms:Decrypt on exactly
       KmsKeyArns; ssm:GetParameter on exactly the configuration parameter's ARN; nothing
       else but logs on its own log group. The function's environment: CANARY_CONFIG or
       CANARY_CONFIG_PARAMETER, CANARY_NAME, CANARY_NAMESPACE, CANARY_EXPECT_ROLE_ARN (its own
       role), CANARY_LEADING_KEYS, no endpoint override by default. The Rules section accepts
       exactly one configuration source. LeadingKeyValues defaults to the code's sentinels
-      (S, N as its decimal string, B as base64 of the S sentinel's UTF-8 bytes; read from
-      src/probe.rs when present)
+      (S, N as its decimal string, B as base64 of the S sentinel's UTF-8 bytes), which are
+      also read from src/probe.rs and from the binary (`deploy-params` of a keyless
+      configuration) when available
   (e) no account-id literal anywhere in the template
   (f) events/: scheduled.json is a Scheduled Event, the configs of on-demand.json and
       env.json are accepted by the binary, env.json only sets variables the template declares
@@ -53,6 +54,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -84,21 +86,19 @@ SAMPLE_FULL = {
     "CanaryConfig": '{"targets":[{"table":"orders"}]}',
     "CanaryName": "checks-canary",
     "MetricsNamespace": "Checks/CanaryNS",
-    "Region1": "us-east-1",
-    "Region1DescribeTables": f"{table_arn('us-east-1', 'orders')},{table_arn('us-east-1', 'events')}",
-    "Region1ReadTables": table_arn("us-east-1", "orders"),
-    "Region1WriteTables": table_arn("us-east-1", "events"),
-    "Region2": "eu-west-1",
-    "Region2DescribeTables": table_arn("eu-west-1", "orders"),
-    "Region2ReadTables": f"{table_arn('eu-west-1', 'orders')},{table_arn('eu-west-1', 'ledger')}",
+    # a slot may hold tables of several regions (deploy-params packs them by size)
+    "Slot1DescribeTableArns": f"{table_arn('us-east-1', 'orders')},{table_arn('us-east-1', 'events')},"
+                              f"{table_arn('eu-west-1', 'orders')}",
+    "Slot1ReadTableArns": table_arn("us-east-1", "orders"),
+    "Slot1WriteTableArns": table_arn("us-east-1", "events"),
+    "Slot2ReadTableArns": f"{table_arn('eu-west-1', 'orders')},{table_arn('eu-west-1', 'ledger')}",
     "LeadingKeyValues": "__check_sentinel__,42,a2V5",
     "KmsKeyArns": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "AssumeRoleArns": "arn:aws:iam::210987654321:role/CanaryReader",
 }
 SAMPLE_SSM = {
     "ConfigParameterName": "/checks/canary/config",
-    "Region5": "ap-south-1",
-    "Region5WriteTables": table_arn("ap-south-1", "audit"),
+    "Slot5WriteTableArns": table_arn("ap-south-1", "audit"),
 }
 SAMPLE_MINIMAL = {"CanaryConfig": '{"targets":[]}'}
 STACK = "canary"  # cfn_template's stack name
@@ -168,6 +168,23 @@ def code_sentinels(root=ROOT):
     if not (s and n and b):
         return ["<src/probe.rs: sentinels not found where expected>"]
     return [s.group(1), n.group(1), base64.b64encode(s.group(1).encode("utf-8")).decode("ascii")]
+
+
+def binary_sentinels(binary):
+    """The LeadingKeyValues `deploy-params` prints for a configuration without keys: the
+    binary's own sentinels as condition values; None when it has no deploy-params."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"targets": [{"table": "orders", "regions": ["us-east-1"], "probes": ["describe", "read"]}]}, f)
+    try:
+        r = subprocess.run([binary, "deploy-params", "--config", f.name, "--account", "111122223333",
+                            "--region", "us-east-1"], capture_output=True, text=True, timeout=60,
+                           env={"PATH": os.environ.get("PATH", ""), "AWS_EC2_METADATA_DISABLED": "true"})
+    finally:
+        os.unlink(f.name)
+    if r.returncode != 0:
+        return None
+    pairs = dict(w.partition("=")[::2] for w in shlex.split(r.stdout))
+    return pairs.get("LeadingKeyValues", "").split(",")
 
 
 def config_valid(binary, config, origin):
@@ -282,16 +299,15 @@ def run_checks(sam, binary, events, contract, schedules=None, sentinels=None):
             and isinstance(default, str) and default.split(",") == want,
             f"LeadingKeyValues must be a CommaDelimitedList defaulting to the sentinels {want} "
             f"(S, N as its decimal string, B as base64 of the S sentinel's bytes), got {default!r}")
-    if sentinels is not None:
-        c.check(sentinels == want, f"the code's sentinels {sentinels} (src/probe.rs) differ from the checked {want}")
+    for origin, values in (sentinels or {}).items():
+        c.check(values == want, f"the code's sentinels {values} ({origin}) differ from the checked {want}")
     for name in ("TableArns", "ProbeActions", "WriteTableArns"):
-        c.check(name not in params, f"parameter {name} is replaced by the region slots")
+        c.check(name not in params, f"parameter {name} is replaced by the table slots")
     for n in range(1, SLOTS + 1):
-        c.check(params.get(f"Region{n}", {}).get("Type") == "String", f"Region{n}: String parameter expected")
         for kind in ("Describe", "Read", "Write"):
-            p = params.get(f"Region{n}{kind}Tables", {})
+            p = params.get(f"Slot{n}{kind}TableArns", {})
             c.check(p.get("Type") == "CommaDelimitedList" and p.get("Default") == "",
-                    f"Region{n}{kind}Tables: CommaDelimitedList defaulting to empty expected")
+                    f"Slot{n}{kind}TableArns: CommaDelimitedList defaulting to empty expected")
     for name in ("CanaryConfig", "ConfigParameterName", "CanaryName"):
         c.check(params.get(name, {}).get("Default") == "", f"{name}: String defaulting to empty expected")
     sched = params.get("ScheduleMinutes", {})
@@ -416,15 +432,15 @@ def check_grants(c, stack, sp, role_id, ns, leading, tag):
     c.check(actions <= ALLOWED_ACTIONS, f"{tag} the role is granted actions beyond the probes' and its plumbing: "
                                         f"{sorted(actions - ALLOWED_ACTIONS)}")
 
-    # DynamoDB: exactly the slots' lists; each managed policy holds one slot's tables
-    want_ddb, used = set(), []
+    # DynamoDB: exactly the slots' lists; each managed policy holds exactly one slot's grants
+    want_ddb, per_slot = set(), {}
     for n in range(1, SLOTS + 1):
-        lists = {k: [x for x in sp[f"Region{n}{k.capitalize()}Tables"] if x] for k in DDB_ACTIONS}
-        if any(lists.values()):
-            used.append(n)
-        for kind, arns in lists.items():
-            for a in DDB_ACTIONS[kind]:
-                want_ddb |= {("Allow", a, arn, None if kind == "describe" else lk) for arn in arns}
+        lists = {k: [x for x in sp[f"Slot{n}{k.capitalize()}TableArns"] if x] for k in DDB_ACTIONS}
+        slot = {("Allow", a, arn, None if kind == "describe" else lk)
+                for kind, arns in lists.items() for a in DDB_ACTIONS[kind] for arn in arns}
+        if slot:
+            per_slot[n] = slot
+        want_ddb |= slot
     got_ddb = {t for t in got if t[1].startswith("dynamodb:")}
     c.check(got_ddb == want_ddb,
             f"{tag} DynamoDB grants must be exactly the slots' tables (describe: DescribeTable; read: GetItem, write: "
@@ -432,14 +448,13 @@ def check_grants(c, stack, sp, role_id, ns, leading, tag):
             f"missing {sorted(want_ddb - got_ddb)[:4]}, extra {sorted(got_ddb - want_ddb)[:4]}")
     c.check(not any(t[1].startswith("dynamodb:") for t in triples(inline)),
             f"{tag} DynamoDB grants belong in the per-slot managed policies, not the inline policy")
-    c.check(len(managed) == len(used), f"{tag} expected one managed policy per used region slot ({len(used)}), "
-                                       f"found {len(managed)}")
+    c.check(len(managed) == len(per_slot), f"{tag} expected one managed policy per used table slot "
+                                           f"({len(per_slot)}), found {len(managed)}")
     for lid, sts in docs.items():
         if lid == "inline":
             continue
-        res = {r for _, a, r, _ in triples(sts) if a.startswith("dynamodb:")}
-        owners = [n for n in used if res <= {x for k in ("Describe", "Read", "Write") for x in sp[f"Region{n}{k}Tables"]}]
-        c.check(res and owners, f"{tag} managed policy {lid} must hold the tables of exactly one region slot")
+        got_slot = {t for t in triples(sts) if t[1].startswith("dynamodb:")}
+        c.check(got_slot in per_slot.values(), f"{tag} managed policy {lid} must hold exactly the grants of one table slot")
 
     def on(action):
         return sorted({(r, cond) for _, a, r, cond in got if a == action})
@@ -587,7 +602,7 @@ def _inline_statement(sam, sid):
 
 
 def _slot_statement(sam, n, sid):
-    for st in sam["Resources"][f"Region{n}TablesPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+    for st in sam["Resources"][f"Slot{n}TablesPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
         st = st["Fn::If"][1] if "Fn::If" in st else st
         if st.get("Sid") == sid:
             return st
@@ -679,21 +694,21 @@ MUTATIONS = [
     ("writes limited to the S sentinel only", lambda sam, ev: _slot_statement(sam, 1, "WriteSentinelKeys")["Condition"]
      ["ForAllValues:StringEquals"].update({"dynamodb:LeadingKeys": ["__dynamodb_auth_canary__"]}),
      "DynamoDB grants must be exactly the slots' tables"),
-    ("reads granted on the describe tables", _set(["Resources", "Region2TablesPolicy", "Properties", "PolicyDocument",
-                                                   "Statement", 1, "Fn::If", 1, "Resource"], {"Ref": "Region2DescribeTables"}),
+    ("reads granted on the describe tables", _set(["Resources", "Slot1TablesPolicy", "Properties", "PolicyDocument",
+                                                   "Statement", 1, "Fn::If", 1, "Resource"], {"Ref": "Slot1DescribeTableArns"}),
      "DynamoDB grants must be exactly the slots' tables"),
     ("a table outside the parameters",
      lambda sam, ev: sam["Resources"]["CanaryRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
          {"Effect": "Allow", "Action": "dynamodb:GetItem",
           "Resource": {"Fn::Sub": "arn:aws:dynamodb:${AWS::Region}:${AWS::AccountId}:table/payroll"}}),
      "DynamoDB grants must be exactly the slots' tables"),
-    ("slot 2's tables in slot 1's policy", _set(["Resources", "Region1TablesPolicy", "Properties", "PolicyDocument",
-                                                 "Statement", 0, "Fn::If", 1, "Resource"], {"Fn::Split": [",", {"Fn::Join": [
-                                                     ",", [{"Fn::Join": [",", {"Ref": "Region1DescribeTables"}]},
-                                                           {"Fn::Join": [",", {"Ref": "Region2DescribeTables"}]}]]}]}),
-     "must hold the tables of exactly one region slot"),
+    ("slot 2's tables in slot 1's policy", _set(["Resources", "Slot1TablesPolicy", "Properties", "PolicyDocument",
+                                                 "Statement", 1, "Fn::If", 1, "Resource"], {"Fn::Split": [",", {"Fn::Join": [
+                                                     ",", [{"Fn::Join": [",", {"Ref": "Slot1ReadTableArns"}]},
+                                                           {"Fn::Join": [",", {"Ref": "Slot2ReadTableArns"}]}]]}]}),
+     "must hold exactly the grants of one table slot"),
     ("a slot policy not attached", _set(["Resources", "CanaryRole", "Properties", "ManagedPolicyArns", 1],
-                                        {"Ref": "AWS::NoValue"}), "managed policy Region2TablesPolicy is not attached"),
+                                        {"Ref": "AWS::NoValue"}), "managed policy Slot2TablesPolicy is not attached"),
     ("Scan allowed", lambda sam, ev: _slot_statement(sam, 1, "DescribeTables").update(
         Action=["dynamodb:DescribeTable", "dynamodb:Scan"]), "beyond the probes' and its plumbing: ['dynamodb:scan']"),
     ("AssumeRole beyond AssumeRoleArns", lambda sam, ev: _inline_statement(sam, "AssumeTargetRoles").update(
@@ -780,7 +795,8 @@ def main():
             sys.exit(1)
         print(f"template_checks --self-test: ok ({len(MUTATIONS) + 1} broken copies reported, the real files pass)")
         return
-    c = run_checks(sam, a.binary, events, contract, sentinels=code_sentinels())
+    sentinels = {"src/probe.rs": code_sentinels(), "deploy-params' LeadingKeyValues": binary_sentinels(a.binary)}
+    c = run_checks(sam, a.binary, events, contract, sentinels={k: v for k, v in sentinels.items() if v is not None})
     # A failure usually repeats for every evaluated parameter set: report it once, with
     # the sets it failed for.
     grouped = {}

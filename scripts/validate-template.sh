@@ -6,7 +6,7 @@
 #      PASS and a FAIL case, so none can pass vacuously
 #   4. cfn-guard validate: rules/canary.guard on the template translated and resolved by
 #      scripts/cfn_template.py, once with every Condition false (defaults), once with every
-#      Condition true, all 8 region slots used (runtime, environment, async retries, IAM
+#      Condition true, all 8 table slots used (runtime, environment, async retries, IAM
 #      wildcards/actions/conditions, names, the alarms' Canary dimension and actions)
 #   5. scripts/template_checks.py BINARY   (metrics contract, alarms, timing per schedule,
 #                                           grants and environment equal to the parameters,
@@ -98,10 +98,9 @@ guard_validate() {  # the rules on the translated template, resolved for two par
   on+=(--param AssumeRoleArns=arn:aws:iam::210987654321:role/Reader)
   for n in 1 2 3 4 5 6 7 8; do
     region=${regions[$((n - 1))]}
-    on+=(--param "Region$n=$region")
-    on+=(--param "Region${n}DescribeTables=arn:aws:dynamodb:$region:$acct:table/orders,arn:aws:dynamodb:$region:$acct:table/customers")
-    on+=(--param "Region${n}ReadTables=arn:aws:dynamodb:$region:$acct:table/orders")
-    on+=(--param "Region${n}WriteTables=arn:aws:dynamodb:$region:$acct:table/events")
+    on+=(--param "Slot${n}DescribeTableArns=arn:aws:dynamodb:$region:$acct:table/orders,arn:aws:dynamodb:$region:$acct:table/customers")
+    on+=(--param "Slot${n}ReadTableArns=arn:aws:dynamodb:$region:$acct:table/orders")
+    on+=(--param "Slot${n}WriteTableArns=arn:aws:dynamodb:$region:$acct:table/events")
   done
   on+=(--param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid)
   on+=(--param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1)
