@@ -7,15 +7,16 @@ the intrinsic functions for given parameter values:
 
     import cfn_template as t
     t.alarms({"ScheduleMinutes": "1"})         # list of resolved alarms, see alarms()
-    t.resources({"TableArns": "arn:..."}, "AWS::IAM::Role")   # {logical id: resource}
+    t.resources({"Region1ReadTables": "arn:..."}, "AWS::IAM::ManagedPolicy")  # {id: resource}
     stack = t.resolve(params)                   # Stack: .resources(), .alarms(), .ev(node),
-                                                #        .statements(), .cfn, .params
+                                                #        .statements(), .rules(), .cfn, .params
     t.load(), t.translate(sam, params)          # the raw SAM template; SAM -> CloudFormation
 
 Resolution: Ref (parameters, pseudo parameters, AWS::NoValue), Fn::If and the conditions
 (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition), Fn::FindInMap, Fn::Sub, Fn::Join,
-Fn::Split, Fn::Select. Resources resolve to placeholders: Ref X -> "<X>", Fn::GetAtt X.A
-and ${X.A} -> "<X.A>". Resources whose Condition is false are left out; AWS::NoValue
+Fn::Split, Fn::Select, and the Rules functions Fn::Contains, Fn::EachMemberEquals,
+Fn::EachMemberIn (Stack.rules() evaluates the Rules section's assertions). Resources
+resolve to placeholders: Ref X -> "<X>", Fn::GetAtt X.A and ${X.A} -> "<X.A>". Resources whose Condition is false are left out; AWS::NoValue
 removes the property or list element. Parameters take the given value, else their Default,
 else the placeholder "<Name>" (so alarms() needs no CanaryConfig). CommaDelimitedList
 parameters resolve to lists. Pseudo parameters: account 123456789012, region us-east-1,
@@ -167,6 +168,10 @@ class Stack:
                 "Fn::Select": lambda: self.ev(v[1])[int(self.ev(v[0]))],
                 "Fn::Sub": lambda: (self._sub(v, {}) if isinstance(v, str)
                                     else self._sub(v[0], {n: self.ev(x) for n, x in v[1].items()})),
+                # Rules functions (Rules section only)
+                "Fn::Contains": lambda: str(self.ev(v[1])) in [str(x) for x in as_list(self.ev(v[0]))],
+                "Fn::EachMemberEquals": lambda: all(str(x) == str(self.ev(v[1])) for x in as_list(self.ev(v[0]))),
+                "Fn::EachMemberIn": lambda: set(map(str, as_list(self.ev(v[0])))) <= set(map(str, as_list(self.ev(v[1])))),
             }.get(k)
             if fn:
                 return fn()
@@ -202,6 +207,18 @@ class Stack:
             for where, doc in docs:
                 for i, st in enumerate(as_list(doc.get("Statement", []))):
                     out.append((f"{where}.Statement[{st.get('Sid', i)}]", st))
+        return out
+
+    def rules(self):
+        """The Rules section evaluated for the parameters: [(rule, AssertDescription, holds)]
+        for every assertion of every rule whose RuleCondition (if any) holds. A deploy with
+        these parameters fails in CloudFormation when any `holds` is False."""
+        out = []
+        for name, rule in self.cfn.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.ev(rule["RuleCondition"]):
+                continue
+            for a in rule.get("Assertions", []):
+                out.append((name, a.get("AssertDescription", ""), bool(self.ev(a["Assert"]))))
         return out
 
     def alarms(self):

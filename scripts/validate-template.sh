@@ -6,12 +6,16 @@
 #      PASS and a FAIL case, so none can pass vacuously
 #   4. cfn-guard validate: rules/canary.guard on the template translated and resolved by
 #      scripts/cfn_template.py, once with every Condition false (defaults), once with every
-#      Condition true (runtime, async retries, IAM wildcards/conditions, names, alarm actions)
-#   5. scripts/template_checks.py BINARY   (metrics contract, alarm timing per schedule, grants
-#                                           equal to the parameters, account ids, events/)
+#      Condition true, all 8 table slots used (runtime, environment, async retries, IAM
+#      wildcards/actions/conditions, names, the alarms' Canary dimension and actions)
+#   5. scripts/template_checks.py BINARY   (metrics contract, alarms, timing per schedule,
+#                                           grants and environment equal to the parameters,
+#                                           sentinels, account ids, events/)
 #   6. scripts/template_checks.py --self-test BINARY   (broken copies must be reported)
-#   7. scripts/deploy_test.py BINARY       (translate, create the stack in moto, prove the role's
-#                                           policy is sufficient and no wider)
+#   7. scripts/deploy_test.py BINARY       (deploy-params -> the stack in moto: the role's
+#                                           policy is sufficient and no wider; the 40 x 6
+#                                           configuration from SSM; the template's policy
+#                                           equals `policy`)
 #   8. scripts/target_role_test.py BINARY  (target-role.yaml: cfn-lint, trust/conditions, policy =
 #                                           `policy --target-account`, cross-account probes in moto)
 # Usage: scripts/validate-template.sh [BINARY]   (default target/debug/dynamodb-auth-canary)
@@ -87,13 +91,23 @@ PY
   done
 }
 guard_validate() {  # the rules on the translated template, resolved for two parameter sets
-  local arn=arn:aws:dynamodb:us-east-1:111122223333:table
-  "$VENV/bin/python" scripts/cfn_template.py --param TableArns=$arn/orders >"$tmp/conditions-off.json" &&
-    "$VENV/bin/python" scripts/cfn_template.py --param TableArns=$arn/orders,$arn/customers \
-      --param WriteTableArns=$arn/orders --param AssumeRoleArns=arn:aws:iam::210987654321:role/Reader \
-      --param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid \
-      --param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1 \
-      >"$tmp/conditions-on.json" || return 1
+  local acct=111122223333 on=() n region
+  local regions=(us-east-1 eu-west-1 us-west-2 ap-south-1 eu-central-1 ap-northeast-1 sa-east-1 ca-central-1)
+  # Every Condition true: both configuration sources (the Rules would refuse that at deploy
+  # time; guard does not evaluate Rules), a name, keys, roles, all 8 slots with all 3 lists.
+  on+=(--param 'CanaryConfig={"targets":[]}' --param ConfigParameterName=/canary/config --param CanaryName=guard)
+  on+=(--param KmsKeyArns=arn:aws:kms:us-east-1:$acct:key/1234abcd-12ab-34cd-56ef-1234567890ab)
+  on+=(--param AssumeRoleArns=arn:aws:iam::210987654321:role/Reader)
+  for n in 1 2 3 4 5 6 7 8; do
+    region=${regions[$((n - 1))]}
+    on+=(--param "Slot${n}DescribeTableArns=arn:aws:dynamodb:$region:$acct:table/orders,arn:aws:dynamodb:$region:$acct:table/customers")
+    on+=(--param "Slot${n}ReadTableArns=arn:aws:dynamodb:$region:$acct:table/orders")
+    on+=(--param "Slot${n}WriteTableArns=arn:aws:dynamodb:$region:$acct:table/events")
+  done
+  on+=(--param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid)
+  on+=(--param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1)
+  "$VENV/bin/python" scripts/cfn_template.py >"$tmp/conditions-off.json" &&
+    "$VENV/bin/python" scripts/cfn_template.py "${on[@]}" >"$tmp/conditions-on.json" || return 1
   "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-off.json" || return 1
   # With every Condition true every rule applies: a skipped rule would pass vacuously.
   "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-on.json" --show-summary skip >"$tmp/guard-on.out" || {
