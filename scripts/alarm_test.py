@@ -70,6 +70,7 @@ SPEC = {
 HEARTBEAT = {"1": (5, 5), "5": (3, 3), "60": (3, 3)}  # ScheduleTable HeartbeatPeriods (M, N)
 
 FAILURES = []
+VERBOSE = False
 
 
 def fail(msg):
@@ -78,10 +79,10 @@ def fail(msg):
 
 
 def check(cond, msg):
-    if cond:
-        print(f"ok: {msg}")
-    else:
+    if not cond:
         fail(msg)
+    elif VERBOSE:
+        print(f"ok: {msg}")
     return cond
 
 
@@ -514,8 +515,8 @@ def fmt(sec):
 class Result:
     """A timeline's (or a broken copy's) verdict; main() prints and counts the errors."""
 
-    def __init__(self, name):
-        self.name, self.errors, self.summary = name, [], ""
+    def __init__(self, name, info=False):
+        self.name, self.errors, self.summary, self.info = name, [], "", info
 
     @property
     def ok(self):
@@ -696,7 +697,7 @@ def timelines(runs, alarms_for, seed, only=None):
         tl = _tl(runs, seed, "fresh", "5", "cbor", al5, (2, 60))
         tl.add(lambda t: "healthy", T0, T0 + 3 * 3600)
         tr = evaluate_all(al5, tl, T0, T0 + 3 * 3600)
-        r = Result("(info) fresh deploy: alarms created before the first run")
+        r = Result("fresh deploy: alarms created before the first run", info=True)
         pages = [f"{a} {n}@{(t - T0) / 60:.0f}min->{','.join(x) or '-'}" for a, tr_ in tr.items()
                  for t, _o, n, x, _w in tr_.transitions]
         r.summary = "; ".join(pages)
@@ -753,10 +754,11 @@ def published_series(runs):
     return {(n, m, ev.dims_key(d)) for by in runs.values() for r in by.values() for n, m, d, _v, _u in r.datums}
 
 
-def static(alarms, runs, label):
+def static(alarms, runs, label, show=True):
     findings = ev.static_check(alarms, published_series(runs), {NS})
     for aid, sev, msg in findings:
-        print(f"  static[{label}] {aid}: {sev}: {msg}")
+        if show and (VERBOSE or sev == "error"):
+            print(f"  static[{label}] {aid}: {sev}: {msg}")
     return findings
 
 
@@ -834,6 +836,20 @@ def non_vacuity(sam, runs, seed, baseline):
         ("(d) HeartbeatAlarm: TreatMissingData missing", "HeartbeatAlarm",
          lambda p: p.update(TreatMissingData="missing"), hb5, {"heartbeat"}),
     ]
+    # (e) Not the template but the contract: were on-demand runs published under the
+    # deployment's own Canary value, they would keep its heartbeat alive.
+    if "ondemand_healthy" in runs:
+        masked = dict(runs)
+        masked["ondemand_healthy"] = {k: Run(r.kind, r.sink, [(n, m, [(dk, DEPLOY if dk == "Canary" else dv) for dk, dv in d], v, u)
+                                                             for n, m, d, v, u in r.datums], r.healthy)
+                                      for k, r in runs["ondemand_healthy"].items()}
+        r = Result("(e) on-demand runs relabelled Canary=<name> -> timeline")
+        new = {x.name: x for x in timelines(masked, lambda s: resolved(sam, s), seed, only={"heartbeat"})}.get(hb5)
+        base = baseline.get(hb5)
+        if r.expect(new is not None and base is not None, f"timeline {hb5} not run"):
+            r.expect(base.ok and not new.ok, f"{hb5}: outcome did not flip ({base.ok} -> {new.ok})")
+            r.summary = f"'{hb5}': {'pass' if base.ok else 'FAIL'} -> {'pass' if new.ok else 'FAIL'} (heartbeat masked)"
+        out.append(r)
     for label, alarm_id, fn, timeline, only in cases:
         s = mutated(sam, alarm_id, fn)
         if s is None:
@@ -859,7 +875,10 @@ def main():
     ap.add_argument("--no-lambda", action="store_true", help="skip the cargo-lambda runs (on-demand, config error)")
     ap.add_argument("--synthetic", action="store_true", help="datums from the contract, no binary run")
     ap.add_argument("--seed", type=int, default=9)
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every passed check too")
     a = ap.parse_args()
+    global VERBOSE
+    VERBOSE = a.verbose
     started = time.monotonic()
 
     doc = ev.self_test()
@@ -884,6 +903,10 @@ def main():
             cache[sched] = resolved(sam, sched)
         return cache[sched]
 
+    for x in cfn_template.alarms(params("5", canary=""), sam=sam):  # CanaryName "" = the stack name
+        if x["namespace"] == NS:
+            check(x["dimensions"] == {"Canary": "canary"},
+                  f"CanaryName empty: {x['id']} watches Canary = the stack name ({x['dimensions']})")
     for sched in ("5", "1", "60"):
         spec_check(alarms_for(sched), sched)
         for aid, sev, msg in static(alarms_for(sched), runs, f"S={sched}"):
@@ -898,7 +921,7 @@ def main():
             fail(f"[{r.name}] {e}")
     print("\n| timeline | result | detail |\n|---|---|---|")
     for r in results:
-        print(f"| {r.name} | {'pass' if r.ok else 'FAIL'} | {r.summary} |")
+        print(f"| {r.name} | {'info' if r.info else 'pass' if r.ok else 'FAIL'} | {r.summary} |")
     print("\n| broken copy of the template | caught | detail |\n|---|---|---|")
     for r in vac:
         print(f"| {r.name} | {'yes' if r.ok else 'NO'} | {r.summary} |")
