@@ -369,10 +369,19 @@ def collect(binary, lambda_src, with_lambda):
             override_emf = {"config": dict(HEALTHY, metrics={"sink": "emf"})}
             res, ready, total = run_lambda(local, lambda_src, [
                 ("ondemand_cbor", override), ("ondemand_emf", override_emf),
-                ("scheduled", json.load(open(os.path.join(ROOT, "events", "scheduled.json"))))],
+                ("scheduled", json.load(open(os.path.join(ROOT, "events", "scheduled.json")))),
+                ("invalid_override", {"config": {"targets": [{"table": "orders", "regions": ["us-east-9"]}],
+                                                 "metrics": {"sink": "cloudwatch"}}})],
                 "ok", dict(HEALTHY, metrics={"sink": "cloudwatch"}))
             timings["lambda watch ready"], timings["lambda total"] = ready, total
             for name, rc, text, datums in res:
+                if name == "invalid_override":
+                    # answered with an error to its caller; must not feed this deployment's series
+                    check(rc != 0 and "InvalidConfigOverride" in text,
+                          f"lambda invalid override fails with InvalidConfigOverride (rc={rc})")
+                    fed = [d for d in datums if dict(d[2]).get("Canary") == DEPLOY]
+                    check(not fed, f"lambda invalid override publishes nothing under Canary={DEPLOY} ({fed[:3]})")
+                    continue
                 if rc != 0:
                     fail(f"lambda {name}: invocation failed rc={rc}: {text[-300:]}")
                 healthy = _healthy(text)
