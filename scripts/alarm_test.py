@@ -473,10 +473,10 @@ class Timeline:
     """Runs placed on a jittered schedule; `kind_at(t)` says which kind of run happens at t
     (None: no run). Datums are re-timestamped to the run (same values and dimensions)."""
 
-    def __init__(self, runs, seed, schedule_min, sink="cbor", emf_delay=(2, 60), jitter=45, offset=None):
+    def __init__(self, runs, seed, schedule_min, sink="cbor", emf_delay=(2, 60), jitter=45):
         self.runs, self.rng, self.period = runs, random.Random(seed), schedule_min * 60
-        self.sink, self.emf_delay, self.jitter, self.offset = sink, emf_delay, jitter, offset
-        self.data, self.marks, self.fn_dims = [], {}, None
+        self.sink, self.emf_delay, self.jitter = sink, emf_delay, jitter
+        self.data, self.fn_dims = [], None
 
     def add(self, kind_at, start, end, sink=None, offset=None, period=None, own=True):
         """Adds runs between start and end every `period` (default: the schedule);
@@ -548,6 +548,9 @@ def judge(name, traces, page=None, quiet=(), recover_after=None, bound=None, sta
         tr = traces.get(page)
         if r.expect(tr is not None, f"{page} is not in the template"):
             t_alarm = tr.first(ev.ALARM, started or T0)
+            early = tr.first(ev.ALARM, T0)
+            r.expect(early is None or early >= started, f"{page} paged before the failure began: {fmt(early - T0)} after T0"
+                     if early else "")
             if r.expect(t_alarm is not None, f"{page} never reached ALARM (states: {tr.transitions[-3:]})"):
                 took = t_alarm - started
                 paged = [t for t, s in tr.pages(topic) if s == ev.ALARM and t == t_alarm]
