@@ -302,6 +302,19 @@ def run_cli(local, binary, kind, sink):
     return Run(kind, "cbor" if sink == "cloudwatch" else "emf", datums, report.get("healthy"), note=note)
 
 
+def json_lines(text):
+    """The JSON log lines (objects with a "message") of a function's output."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{") and '"message"' in line:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
 def run_lambda(local, src, events, label, canary_config, timeout=900):
     """Serves the handler with cargo lambda watch (as lambda_local_test.py does) with
     CANARY_NAME=DEPLOY and the given CANARY_CONFIG, invokes each event, and returns
@@ -338,13 +351,15 @@ def run_lambda(local, src, events, label, canary_config, timeout=900):
         ready = time.monotonic() - started
         for name, event in events:
             before_puts, before_log = len(local.capture.puts), os.path.getsize(log_path)
+            local.capture.stall_assume_role = name.startswith("notrun")
             rc, text, err = llt.invoke(port, data=json.dumps(event))
+            local.capture.stall_assume_role = False
             time.sleep(0.5)  # let the function's stdout reach the log
             with open(log_path) as f:
                 f.seek(before_log)
-                emf = emf_datums(f.read())
+                logged = f.read()
             cbor = [d for body in local.capture.puts[before_puts:] for d in cbor_datums(body)]
-            out.append((name, rc, text + err, emf + cbor))
+            out.append((name, rc, text + err, emf_datums(logged) + cbor, json_lines(logged)))
         return out, ready, time.monotonic() - started
     finally:
         try:
@@ -371,10 +386,18 @@ def collect(binary, lambda_src, with_lambda):
                 ("ondemand_cbor", override), ("ondemand_emf", override_emf),
                 ("scheduled", json.load(open(os.path.join(ROOT, "events", "scheduled.json")))),
                 ("invalid_override", {"config": {"targets": [{"table": "orders", "regions": ["us-east-9"]}],
-                                                 "metrics": {"sink": "cloudwatch"}}})],
+                                                 "metrics": {"sink": "cloudwatch"}}}),
+                # failing runs in Lambda mode: their log lines, for the "failing probes" query
+                ("auth_override", {"config": {"targets": [dict(PAYROLL_DENY, expect="allow")]}}),
+                ("unexpected_override", {"config": {"targets": [ORDERS, LEDGER_DENY]}}),
+                ("identity_override", {"config": dict(HEALTHY, expect={"account": "210987654321"})}),
+                ("notrun_override", {"config": {"targets": [ORDERS, dict(REMOTE, timeout_ms=800)]}})],
                 "ok", dict(HEALTHY, metrics={"sink": "cloudwatch"}))
             timings["lambda watch ready"], timings["lambda total"] = ready, total
-            for name, rc, text, datums in res:
+            for name, rc, text, datums, logged in res:
+                if name.endswith("_override") and name != "invalid_override":
+                    LOG_LINES[name.split("_")[0]] = [x for x in logged if x.get("level") == "ERROR"]
+                    continue
                 if name == "invalid_override":
                     # answered with an error to its caller; must not feed this deployment's series
                     check(rc != 0 and "InvalidConfigOverride" in text,
@@ -393,12 +416,60 @@ def collect(binary, lambda_src, with_lambda):
             t = time.monotonic()
             res, _r, _t = run_lambda(local, lambda_src, [("scheduled", {})], "badconfig", bad)
             timings["lambda config error"] = time.monotonic() - t
-            for name, rc, text, datums in res:
+            for name, rc, text, datums, logged in res:
+                LOG_LINES["configerror"] = [x for x in logged if x.get("level") == "ERROR"]
                 runs["configerror"] = {"cbor": Run("configerror", "cbor", datums, False,
                                                    invocation_error=(rc != 0), note=f"rc={rc} {text.strip()[-160:]}")}
     finally:
         local.close()
     return runs, timings
+
+
+LOG_LINES = {}  # kind -> the ERROR JSON log lines of a failing run in Lambda mode
+
+
+def logs_query_check(sam):
+    """The dashboard's Logs Insights query "failing probes" (the one every alarm
+    description names) must list a line for each kind of failing run the Lambda logged."""
+    stack = cfn_template.resolve(params("5"), sam)
+    queries = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "query" and isinstance(v, str) and "fields" in v:
+                    queries.append(v)
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    for r in stack.resources("AWS::CloudWatch::Dashboard").values():
+        body = r["Properties"].get("DashboardBody")
+        try:
+            walk(json.loads(body) if isinstance(body, str) else body)
+        except ValueError as e:
+            fail(f"the dashboard body is not JSON: {e}")
+    if not check(bool(queries), "the dashboard has a Logs Insights query of the failing probes"):
+        return None
+    query = queries[0]
+    wanted = set(re.findall(r'message\s*=\s*"([^"]+)"', query))
+    for inside in re.findall(r"message\s+in\s*\[([^\]]*)\]", query):
+        wanted |= set(re.findall(r'"([^"]+)"', inside))
+    for kind, lines in sorted(LOG_LINES.items()):
+        if kind == "configerror":  # nothing was probed: its descriptions point at the error line itself
+            continue
+        messages = sorted({x.get("message") for x in lines})
+        listed = [m for m in messages if m in wanted]
+        check(bool(listed), f"Lambda {kind} run: the query lists its log lines (messages {messages}, query filters {sorted(wanted)})")
+        missed = [m for m in messages if m not in wanted and m != "canary report"]  # the whole report
+        if missed:
+            print(f"note: Lambda {kind} run: ERROR lines the query does not list: {missed}")
+        fields = set(re.findall(r"fields ([^|]+)", query)[0].replace(" ", "").split(","))
+        for x in lines:
+            if x.get("message") in wanted:
+                absent = sorted(f for f in fields - {"@timestamp"} if f not in x)
+                check(not absent, f"Lambda {kind} run: its '{x['message']}' line has every field the query shows (absent {absent})")
+    return query
 
 
 def _healthy(text):
@@ -924,6 +995,7 @@ def main():
         for aid, sev, msg in static(alarms_for(sched), runs, f"S={sched}"):
             check(sev != "error", f"S={sched}: {aid} can fire on what the binary publishes")
 
+    query = logs_query_check(sam) if LOG_LINES else None
     results = timelines(runs, alarms_for, a.seed)
     baseline = {r.name: r for r in results}
     vac = non_vacuity(sam, runs, a.seed, baseline)
@@ -937,6 +1009,8 @@ def main():
     print("\n| broken copy of the template | caught | detail |\n|---|---|---|")
     for r in vac:
         print(f"| {r.name} | {'yes' if r.ok else 'NO'} | {r.summary} |")
+    if query:
+        print(f"\nLogs Insights query \"failing probes\" (from the dashboard):\n  {query}")
     took = time.monotonic() - started
     print("\ntimings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + f", total {took:.1f}s")
     if FAILURES:
