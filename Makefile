@@ -4,7 +4,8 @@
 #   make demo   - scripts/demo.sh against a local moto
 #   make bench  - scripts/bench.sh
 #   make build  - scripts/build-lambda.sh
-#   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator
+#   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator,
+#                 the alarm evaluator test (template alarms over what the binary publishes)
 #                 (+ scripts/validate-template.sh if present)
 #   make validate - scripts/validate-template.sh: sam validate --lint, cfn-lint, cfn-guard (rules/),
 #                 template_checks.py (+ --self-test) and deploy_test.py (the stack in a local moto);
@@ -54,4 +55,5 @@ test: setup
 	cargo clippy --all-targets -- -D warnings
 	cargo test
 	$(VENV)/bin/python scripts/lambda_local_test.py
+	$(VENV)/bin/python scripts/alarm_test.py target/debug/dynamodb-auth-canary
 	if [ -f scripts/validate-template.sh ]; then bash scripts/validate-template.sh; fi
