@@ -72,6 +72,7 @@ SENTINEL_B64 = base64.b64encode(SENTINEL_S.encode("utf-8")).decode("ascii")
 # The CloudWatch Logs Insights query "failing probes" (README, dashboard, alarm descriptions).
 FAILING_PROBES = ("fields @timestamp, canary, table, region, probe, expect, class, code, request_id, hint"
                   ' | filter message = "probe failed" or message = "probe not run"'
+                  ' or message = "identity check failed"'
                   " | sort @timestamp desc | limit 100")
 SLOTS = 8
 ACCOUNT = "111122223333"  # in sample parameters only; the template itself names no account
