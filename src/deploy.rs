@@ -47,7 +47,7 @@ pub struct Slot {
 impl Slot {
     /// The characters of this slot's policy document as the template renders
     /// it (minified), counted from the same statements `policy` prints.
-    pub fn policy_chars(&self, leading_keys: &[String]) -> usize {
+    pub fn policy_document(&self, leading_keys: &[String]) -> serde_json::Value {
         let condition = crate::iam::leading_keys_condition(leading_keys);
         let statement = |actions: &[&str], arns: &[String], cond: Option<&serde_json::Value>| {
             let mut s = serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": arns});
@@ -57,26 +57,49 @@ impl Slot {
             s
         };
         let mut statements = Vec::new();
-        if !self.describe.is_empty() {
-            statements.push(statement(&["dynamodb:DescribeTable"], &self.describe, None));
-        }
-        if !self.read.is_empty() {
-            statements.push(statement(
-                &["dynamodb:GetItem"],
-                &self.read,
-                Some(&condition),
-            ));
-        }
-        if !self.write.is_empty() {
-            statements.push(statement(
-                &["dynamodb:PutItem", "dynamodb:DeleteItem"],
-                &self.write,
-                Some(&condition),
-            ));
+        for (actions, arns, cond) in self.statements() {
+            if !arns.is_empty() {
+                statements.push(statement(actions, arns, cond.then_some(&condition)));
+            }
         }
         serde_json::json!({"Version": "2012-10-17", "Statement": statements})
-            .to_string()
-            .len()
+    }
+
+    /// The actions, ARNs and whether the LeadingKeys condition applies, of
+    /// each statement.
+    fn statements(&self) -> [(&'static [&'static str], &[String], bool); 3] {
+        [
+            (&["dynamodb:DescribeTable"], &self.describe, false),
+            (&["dynamodb:GetItem"], &self.read, true),
+            (&["dynamodb:PutItem", "dynamodb:DeleteItem"], &self.write, true),
+        ]
+    }
+
+    /// The length of [`Slot::policy_document`] minified, computed without
+    /// rendering it: each ARN adds its length, two quotes and a comma.
+    pub fn policy_chars(&self, leading_keys: &[String]) -> usize {
+        let empty = Slot::default();
+        let base = empty.policy_document(leading_keys).to_string().len();
+        let mut total = base;
+        let mut count: usize = 0;
+        for (actions, arns, _) in self.statements() {
+            if arns.is_empty() {
+                continue;
+            }
+            let mut one = Slot::default();
+            let stub = vec![String::new()];
+            match actions[0] {
+                "dynamodb:DescribeTable" => one.describe = stub,
+                "dynamodb:GetItem" => one.read = stub,
+                _ => one.write = stub,
+            }
+            // A statement with one empty ARN: its fixed part plus `""`.
+            let fixed = one.policy_document(leading_keys).to_string().len() - base;
+            total += fixed + arns.iter().map(|a| a.len() + 3).sum::<usize>() - 3;
+            count += 1;
+        }
+        // Commas between statements.
+        total + count.saturating_sub(1)
     }
 }
 
@@ -87,27 +110,35 @@ type SlotList = fn(&mut Slot) -> &mut Vec<String>;
 /// margin for the Sids and names the template adds) under IAM's limit and
 /// each list under CloudFormation's parameter limit.
 pub fn pack(needs: &Needs, budget: usize) -> Vec<Slot> {
-    let mut slots = vec![Slot::default()];
+    let mut slots: Vec<Slot> = Vec::new();
     let kinds: [(&BTreeSet<String>, SlotList); 3] = [
         (&needs.describe, |s| &mut s.describe),
         (&needs.read, |s| &mut s.read),
         (&needs.write, |s| &mut s.write),
     ];
+    // First fit: each ARN goes into the first slot with room for it, so a
+    // slot whose describe list filled its parameter still takes reads.
     for (arns, field) in kinds {
         for arn in arns {
-            let last = slots.len() - 1;
-            field(&mut slots[last]).push(arn.clone());
-            // Each list is also one template parameter.
-            let list_bytes = field(&mut slots[last]).join(",").len();
-            if slots[last].policy_chars(&needs.leading_keys) > budget
-                || list_bytes > MAX_PARAMETER_BYTES
-            {
-                field(&mut slots[last]).pop();
+            let fits = |slot: &mut Slot| {
+                field(slot).push(arn.clone());
+                // Each list is also one template parameter.
+                let ok = field(slot).join(",").len() <= MAX_PARAMETER_BYTES
+                    && slot.policy_chars(&needs.leading_keys) <= budget;
+                if !ok {
+                    field(slot).pop();
+                }
+                ok
+            };
+            if !slots.iter_mut().any(fits) {
                 let mut fresh = Slot::default();
                 field(&mut fresh).push(arn.clone());
                 slots.push(fresh);
             }
         }
+    }
+    if slots.is_empty() {
+        slots.push(Slot::default());
     }
     slots
 }
@@ -326,7 +357,13 @@ mod tests {
         let total: usize = slots.iter().map(|s| s.describe.len() + s.read.len()).sum();
         assert_eq!(total, 480, "every ARN in exactly one slot");
         for s in &slots {
-            assert!(s.policy_chars(&needs.leading_keys) <= MAX_MANAGED_POLICY_CHARS - 400);
+            let chars = s.policy_chars(&needs.leading_keys);
+            assert!(chars <= MAX_MANAGED_POLICY_CHARS - 400);
+            assert_eq!(
+                chars,
+                s.policy_document(&needs.leading_keys).to_string().len(),
+                "the computed length is the rendered length"
+            );
         }
         let big: Vec<String> = (0..200)
             .map(|i| format!("{{\"table\":\"table-number-{i:04}\",\"probes\":[\"describe\"]}}"))
