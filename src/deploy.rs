@@ -71,7 +71,11 @@ impl Slot {
         [
             (&["dynamodb:DescribeTable"], &self.describe, false),
             (&["dynamodb:GetItem"], &self.read, true),
-            (&["dynamodb:PutItem", "dynamodb:DeleteItem"], &self.write, true),
+            (
+                &["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                &self.write,
+                true,
+            ),
         ]
     }
 
