@@ -18,6 +18,9 @@
 #                                           equals `policy`)
 #   8. scripts/target_role_test.py BINARY  (target-role.yaml: cfn-lint, trust/conditions, policy =
 #                                           `policy --target-account`, cross-account probes in moto)
+#   9. scripts/policy_test.py BINARY       (`policy` of events/ and the README's configurations,
+#                                           attached to a moto user: sufficient, and every
+#                                           resource of every statement needed)
 # Usage: scripts/validate-template.sh [BINARY]   (default target/debug/dynamodb-auth-canary)
 #        (or: make validate). Every step runs; exit 1 if any failed, 2 if the tools are missing.
 # Offline: no AWS credentials are looked up (dummy keys, no profile), instance metadata is
@@ -128,6 +131,7 @@ step "template_checks" "$VENV/bin/python" scripts/template_checks.py "$BIN"
 step "template_checks --self-test" "$VENV/bin/python" scripts/template_checks.py --self-test "$BIN"
 step "deploy_test (moto)" "$VENV/bin/python" scripts/deploy_test.py "$BIN"
 step "target_role_test (target-role.yaml, moto)" "$VENV/bin/python" scripts/target_role_test.py "$BIN"
+step "policy_test (policy is sufficient and minimal, moto)" "$VENV/bin/python" scripts/policy_test.py "$BIN"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "validate-template: FAILED: ${failed[*]}" >&2
