@@ -309,7 +309,7 @@ impl Report {
             self.summary.failed,
             self.summary.not_run,
             self.duration_ms,
-            self.region
+            shown(&self.region)
         );
         self.render_identity(&mut s);
         self.render_probes(&mut s);
@@ -317,7 +317,7 @@ impl Report {
             let _ = writeln!(s);
             let _ = write!(s, "Metrics: {} datums via {}", m.datums, m.sink);
             if let Some(r) = &m.fallback_reason {
-                let _ = write!(s, " (fell back: {r})");
+                let _ = write!(s, " (fell back: {})", shown(r));
             }
             let _ = writeln!(s);
         }
@@ -365,7 +365,7 @@ impl Report {
                 );
             }
             if let Some(h) = &id.hint {
-                let _ = writeln!(s, "          hint: {h}");
+                let _ = writeln!(s, "          hint: {}", shown(h));
             }
         }
         if let Some(secs) = id.credentials_expire_in_seconds {
@@ -375,7 +375,9 @@ impl Report {
             let _ = writeln!(
                 s,
                 "Warning   {}: {}\n          hint: {}",
-                w.class, w.message, w.hint
+                w.class,
+                shown(&w.message),
+                shown(&w.hint)
             );
         }
     }
@@ -428,10 +430,10 @@ impl Report {
                         shown(p.message.as_deref().unwrap_or(""))
                     );
                     if let Some(d) = &p.denied_by {
-                        let _ = writeln!(s, "        denied by: {}", d.describe());
+                        let _ = writeln!(s, "        denied by: {}", shown(&d.describe()));
                     }
                     if let Some(h) = &p.hint {
-                        let _ = writeln!(s, "        hint: {h}");
+                        let _ = writeln!(s, "        hint: {}", shown(h));
                     }
                 }
             }
