@@ -138,8 +138,9 @@ fn is_key_id(word: &str) -> bool {
 /// A 40-character secret key, or a long base64 blob such as a session token:
 /// only base64 characters, mixed case and digits. Role paths and table names
 /// carry `-` or `_`, which base64 never does; ARNs are split at their `:`.
-/// A blob of 100 or more characters is a token whatever its case (a peer may
-/// echo one upper-cased); request ids (52 characters) stay readable.
+/// A blob with `+`, `/` or `=`, or of 100 or more characters, is a token
+/// whatever its case (a peer may echo one upper-cased); request ids (52
+/// letters and digits) stay readable.
 fn looks_like_secret(word: &str) -> bool {
     let base64 = word
         .bytes()
@@ -147,7 +148,8 @@ fn looks_like_secret(word: &str) -> bool {
     let mixed = word.bytes().any(|b| b.is_ascii_lowercase())
         && word.bytes().any(|b| b.is_ascii_uppercase())
         && word.bytes().any(|b| b.is_ascii_digit());
-    base64 && ((word.len() >= 32 && mixed) || word.len() >= 100)
+    let symbols = word.bytes().any(|b| b"+/=".contains(&b));
+    base64 && ((word.len() >= 32 && (mixed || symbols)) || word.len() >= 100)
 }
 
 #[cfg(test)]
@@ -197,6 +199,8 @@ mod tests {
             scrub(&format!("x-amz-security-token: {token}")),
             "x-amz-security-token: [redacted]"
         );
+        let upper = "PLANTEDSESSIONTOKEN/ABCDEFGH0123+IJKLMNOP4567QRSTUVWX==";
+        assert_eq!(scrub(upper), "[redacted]");
         let request_id = "6KQ3V1E2JCUHJNRQ0GRDOPB1U7VV4KQNSO5AEMVJF66Q9ASUAAJG";
         assert_eq!(scrub(request_id), request_id);
         assert_eq!(

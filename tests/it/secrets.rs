@@ -112,3 +112,88 @@ fn no_command_prints_a_secret_key_or_session_token() {
         );
     }
 }
+
+/// A peer that echoes the request's signing headers back in its error
+/// message, token upper-cased too: nothing of them may come out, at any
+/// log level.
+#[test]
+fn an_echoing_peer_cannot_make_the_canary_print_keys_at_any_log_level() {
+    let server = crate::support::FixedServer::start(|req| {
+        let body = String::from_utf8_lossy(&req.body);
+        if body.contains("GetCallerIdentity") {
+            return Some(crate::support::sts_ok());
+        }
+        let auth = req
+            .headers
+            .get("authorization")
+            .cloned()
+            .unwrap_or_default();
+        let token = req
+            .headers
+            .get("x-amz-security-token")
+            .cloned()
+            .unwrap_or_default();
+        Some(crate::support::json_error(
+            400,
+            "com.amazon.coral.service#AccessDeniedException",
+            &format!(
+                "denied; you sent Authorization: {auth} and token {token} ({})",
+                token.to_uppercase()
+            ),
+        ))
+    });
+    let creds = Creds {
+        key: "AKIAPLANTEDEXAMPLE02".into(),
+        secret: SECRET.into(),
+        token: Some(TOKEN.into()),
+    };
+    let upper = TOKEN.to_uppercase();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(
+        &cfg,
+        json!({"targets": [{"table": "orders"}], "metrics": {"sink": "emf"}}).to_string(),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    for level in ["error", "info", "debug", "trace"] {
+        let mut env = creds.env();
+        env.push(("CANARY_LOG".into(), level.into()));
+        for output in ["json", "human"] {
+            let r = canary(
+                &[
+                    "check",
+                    "--config",
+                    cfg,
+                    "--endpoint-url",
+                    &server.url,
+                    "--output",
+                    output,
+                ],
+                &env,
+            );
+            assert_eq!(r.code, 1, "{level}/{output}: {r:?}");
+            for out in [&r.stdout, &r.stderr] {
+                assert_clean(&format!("{level}/{output}"), out);
+                assert!(
+                    !out.contains(&creds.key),
+                    "{level}/{output}: key id unmasked:\n{out}"
+                );
+                assert!(
+                    !out.contains(&upper[..40]),
+                    "{level}/{output}: upper-cased token:\n{out}"
+                );
+            }
+            if output == "json" {
+                let m = r.json()["probes"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                assert!(
+                    m.contains("Credential=AKIA"),
+                    "the echo is there, masked: {m}"
+                );
+            }
+        }
+    }
+}
