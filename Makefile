@@ -15,10 +15,12 @@ SHELL := bash
 VENV := .venv
 TOOLS := .tools
 CFN_GUARD_VERSION := 3.2.1
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo bench build test validate
+.PHONY: setup setup-fuzz demo bench build test validate fuzz fuzz-smoke
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp $(TOOLS)/.cfn-guard-$(CFN_GUARD_VERSION).stamp
 
@@ -37,6 +39,21 @@ node_modules/.lock.stamp: package.json package-lock.json
 $(TOOLS)/.cfn-guard-$(CFN_GUARD_VERSION).stamp:
 	cargo install --locked --root $(TOOLS) cfn-guard --version $(CFN_GUARD_VERSION)
 	touch $@
+
+# cargo-fuzz (pinned) for `make fuzz`; fuzzing also needs the nightly toolchain (scripts/fuzz.sh
+# names the one it was measured with).
+setup-fuzz: $(TOOLS)/.cargo-fuzz-$(CARGO_FUZZ_VERSION).stamp
+
+$(TOOLS)/.cargo-fuzz-$(CARGO_FUZZ_VERSION).stamp:
+	cargo install --locked --root $(TOOLS) cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	touch $@
+
+# Every fuzz target for FUZZ_SECONDS each (default 60); `make fuzz-smoke` is CI's short run.
+fuzz: setup-fuzz
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: setup-fuzz
+	bash scripts/fuzz.sh 10
 
 demo: setup
 	bash scripts/demo.sh

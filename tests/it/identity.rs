@@ -305,3 +305,55 @@ fn a_missing_profile_is_the_same_credentials_error_on_every_run() {
     seen.dedup();
     assert_eq!(seen.len(), 1, "the same answer every run: {seen:?}");
 }
+
+#[test]
+fn a_refusing_container_endpoint_and_a_missing_token_file_are_named() {
+    let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    std::fs::write(&path, c.to_string()).unwrap();
+    let refused = format!("http://127.0.0.1:{}/creds", crate::support::closed_port());
+    let cases = [
+        (
+            vec![(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_string(),
+                refused.clone(),
+            )],
+            format!("the container credentials endpoint {refused}"),
+        ),
+        (
+            vec![
+                (
+                    "AWS_WEB_IDENTITY_TOKEN_FILE".to_string(),
+                    "/nonexistent/eks/token".to_string(),
+                ),
+                (
+                    "AWS_ROLE_ARN".to_string(),
+                    "arn:aws:iam::123456789012:role/irsa".to_string(),
+                ),
+            ],
+            "AWS_WEB_IDENTITY_TOKEN_FILE names /nonexistent/eks/token, which does not exist"
+                .to_string(),
+        ),
+    ];
+    for (env, named) in cases {
+        let r = canary(
+            &[
+                "check",
+                "--config",
+                path.to_str().unwrap(),
+                "--endpoint-url",
+                crate::support::REFUSED,
+                "--output",
+                "json",
+            ],
+            &env,
+        );
+        assert_eq!(r.code, 1, "{r:?}");
+        let j = r.json();
+        assert_eq!(j["identity"]["class"], "credentials_error", "{}", r.stdout);
+        let m = j["identity"]["message"].as_str().unwrap();
+        assert!(m.contains(&named), "{m}");
+        assert_eq!(j["probes"][0]["class"], "credentials_error");
+    }
+}
