@@ -84,16 +84,21 @@ impl<W: std::io::Write> std::io::Write for ScrubbingWriter<W> {
 /// escaped, so that nothing printed can drive the terminal.
 pub fn truncate(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 8));
-    for (n, c) in text.chars().enumerate() {
-        if n == max {
+    let mut count = 0;
+    for c in text.chars() {
+        // At most `max` characters of output, escapes included.
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let len = piece.chars().count();
+        if count + len > max {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        count += len;
     }
     out
 }
@@ -230,6 +235,10 @@ mod tests {
         assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(truncate("abc", 3), "abc");
         assert_eq!(shown(&"x".repeat(1_000_000)).chars().count(), 513);
+        // Found by the redact fuzz target: escapes counted as one character.
+        let zeros = format!("a{}", "\0".repeat(500));
+        assert!(redact(&zeros).chars().count() <= 401);
+        assert!(truncate(&zeros, 10).chars().count() <= 11);
         assert!(!redact("bell\u{7} and escape\u{1b}").contains('\u{1b}'));
     }
 
