@@ -418,7 +418,11 @@ pub fn parse_body(body: &str) -> ParsedBody {
 
 fn looks_like_html(body: &str) -> bool {
     // The first 200 characters (not bytes: a cut inside a character panics).
-    let head: String = body.chars().take(200).collect::<String>().to_ascii_lowercase();
+    let head: String = body
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .to_ascii_lowercase();
     head.contains("<html") || head.contains("<!doctype html")
 }
 
@@ -654,8 +658,14 @@ mod tests {
     fn a_body_with_a_multibyte_character_at_byte_200_is_read() {
         // Found by the classify fuzz target: the HTML sniffing cut the body
         // at byte 200, inside a character.
-        let body = format!("<!DOCTYPE html><title>x</title>{}é and more", "a".repeat(168));
-        assert_eq!(body.char_indices().find(|(_, c)| *c == 'é').map(|(i, _)| i), Some(199));
+        let body = format!(
+            "<!DOCTYPE html><title>x</title>{}é and more",
+            "a".repeat(168)
+        );
+        assert_eq!(
+            body.char_indices().find(|(_, c)| *c == 'é').map(|(i, _)| i),
+            Some(199)
+        );
         let f = wire(502, &body);
         assert_eq!(f.class, Class::NotAws);
     }

@@ -350,3 +350,36 @@ fn huge_values_and_escape_sequences_are_cut_and_escaped() {
         assert!(!r.stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn a_closed_stdout_is_quiet_and_a_full_disk_is_exit_2() {
+    // `... | head -c1`: the reader is gone before the report is written.
+    let mut child = crate::support::spawn_canary(&["metrics", "--contract"], &[]);
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("failed printing"),
+        "{stderr}"
+    );
+    // `> /dev/full`: the write fails for want of room.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["metrics", "--contract"])
+        .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write the output"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
