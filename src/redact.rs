@@ -44,8 +44,9 @@ fn mask_key_ids_in(word: &str, out: &mut String) {
     let mut copied = 0;
     while i + 4 <= bytes.len() {
         let prefix = &bytes[i..i + 4];
-        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        if starts_word && (prefix == b"AKIA" || prefix == b"ASIA") {
+        // Anywhere in the word, glued to letters too (found by fuzzing): a
+        // false match only masks an odd upper-case identifier.
+        if prefix == b"AKIA" || prefix == b"ASIA" {
             let len = bytes[i..]
                 .iter()
                 .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
@@ -213,6 +214,10 @@ mod tests {
             "DEBUG access_key_id: \"ASIA************LE02\"\n  next"
         );
         assert_eq!(scrub("BASIAN AKIAX"), "BASIAN AKIAX");
+        assert_eq!(
+            scrub("auAKIAFUZZEXAMPLE12345Rolome"),
+            "auAKIA*************345Rolome"
+        );
     }
 
     #[test]
