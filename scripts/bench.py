@@ -37,6 +37,7 @@ AWS_SHARED_CREDENTIALS_FILE naming files that do not exist.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -286,7 +287,27 @@ class Bench:
         cfg = self.write_config("one", one_probe_config())
         argv = self.canary_argv(cfg, fake)
         self.measured("canary", argv, fake, 1, "one-warmup")  # page cache, not counted
-        return [self.measured("canary", argv, fake, 1, f"one-{r}")[0] for r in range(runs)]
+        return [self.measured("canary", argv, fake, 1, f"one-{r}") for r in range(runs)]
+
+
+def machine_busy_s():
+    """CPU seconds all CPUs spent busy since boot (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s():
+    """CPU seconds of this driver and every child it reaped (launchers, runs, servers)."""
+    t = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        u = resource.getrusage(who)
+        t += u.ru_utime + u.ru_stime
+    return t
 
 
 def spread(xs, fmt, unit):
@@ -306,7 +327,7 @@ def main():
     rows = [tuple(int(x) for x in r.split(":")) for r in a.rows.split(",")]
     b = Bench(a)
     t_start = time.monotonic()
-    load0 = os.getloadavg()
+    busy0, own0 = machine_busy_s(), own_cpu_s()
     log = open(os.path.join(b.workdir, "fake_aws.log"), "ab")
     fakes = {}
     try:
@@ -326,7 +347,8 @@ def main():
     finally:
         for f in fakes.values():
             f.stop()
-    load1 = os.getloadavg()
+    elapsed = time.monotonic() - t_start
+    busy1, own1 = machine_busy_s(), own_cpu_s()
 
     f2 = "{:.2f}".format
     f1 = "{:.1f}".format
@@ -358,18 +380,23 @@ def main():
         if d == 0:
             goals.append((f"CPU per probe at {n} probes, no delay ≤ {GOAL_CPU_US:.0f} µs",
                           statistics.median(cpu) <= GOAL_CPU_US, f"{statistics.median(cpu):.0f} µs"))
-    one_ms = [w * 1000 for w in one]
+    one_ms = [w * 1000 for w, _, _ in one]
     print()
     print(f"1-probe check (identity, 1 DescribeTable, PutMetricData; no delay): "
-          f"{spread(one_ms, f1, 'ms')}, {len(one_ms)} runs")
+          f"{spread(one_ms, f1, 'ms')} wall, {spread([c * 1000 for _, _, c in one], f1, 'ms')} CPU, "
+          f"{spread([r for _, r, _ in one], f1, 'MB')} peak RSS; {len(one_ms)} runs")
     goals.append((f"1-probe check ≤ {GOAL_ONE_PROBE_MS:.0f} ms", statistics.median(one_ms) <= GOAL_ONE_PROBE_MS,
                   f"{statistics.median(one_ms):.1f} ms"))
     print()
     for what, ok, value in goals:
         print(f"goal: {what}: {'met' if ok else 'MISSED'} ({value})")
     print()
-    print(f"{os.cpu_count()} CPUs; load average {load0[0]:.2f} at start, {load1[0]:.2f} at end; "
-          f"benchmark took {time.monotonic() - t_start:.0f} s; outputs in {b.workdir}")
+    other = "unknown"
+    if busy0 is not None and busy1 is not None:
+        # what the rest of the machine used meanwhile: the noise of these numbers
+        other = f"{max(0.0, (busy1 - busy0) - (own1 - own0)) / elapsed:.2f}"
+    print(f"{os.cpu_count()} CPUs; other processes used {other} CPUs on average meanwhile (noise); "
+          f"benchmark took {elapsed:.0f} s; outputs in {b.workdir}")
     return 0
 
 
