@@ -30,14 +30,15 @@ the fake server must have seen exactly 1 GetCallerIdentity, N DescribeTable and
 at least 1 PutMetricData. Any other run stops the benchmark (exit 1, naming
 the run and keeping its output): it must not measure failures. The goals are reported, not enforced.
 
-Environment of both: no AWS_* from the caller, dummy keys AKIDEXAMPLE/secret,
-AWS_EC2_METADATA_DISABLED=true, an empty HOME, AWS_CONFIG_FILE and
-AWS_SHARED_CREDENTIALS_FILE naming files that do not exist.
+Environment of both, from scratch (PATH, LANG, LC_ALL, TMPDIR kept): dummy keys
+AKIDEXAMPLE/secret, AWS_EC2_METADATA_DISABLED=true, an empty HOME,
+AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE naming files that do not exist.
 """
 import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -232,7 +233,9 @@ class Bench:
         self.workdir = a.workdir or tempfile.mkdtemp(prefix="canary-bench.")
         home = os.path.join(self.workdir, "home")
         os.makedirs(home, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # An environment from scratch: nothing of the caller's (AWS_*, CANARY_*, RUST_LOG, proxies,
+        # SSL_CERT_*) changes what is measured; both sides get the same.
+        env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
         env.update({
             "HOME": home,
             "AWS_CONFIG_FILE": os.path.join(self.workdir, "no-config"),
@@ -241,8 +244,6 @@ class Bench:
             "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
             "AWS_SECRET_ACCESS_KEY": "secret",
         })
-        env.pop("CANARY_CONFIG", None)
-        env.pop("CANARY_CONFIG_PARAMETER", None)
         self.env = env
         self.launcher = build_launcher(self.workdir)
 
@@ -322,7 +323,8 @@ def main():
     ap.add_argument("--rows", default="64:50,1024:50,4096:0", help="probes:delay_ms,...")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each side per row")
     ap.add_argument("--one-probe-runs", type=int, default=20)
-    ap.add_argument("--workdir")
+    ap.add_argument("--workdir", help="keep configurations and outputs here (default: a temporary directory, "
+                    "removed after a healthy run)")
     a = ap.parse_args()
     rows = [tuple(int(x) for x in r.split(":")) for r in a.rows.split(",")]
     b = Bench(a)
@@ -396,7 +398,9 @@ def main():
         # what the rest of the machine used meanwhile: the noise of these numbers
         other = f"{max(0.0, (busy1 - busy0) - (own1 - own0)) / elapsed:.2f}"
     print(f"{os.cpu_count()} CPUs; other processes used {other} CPUs on average meanwhile (noise); "
-          f"benchmark took {elapsed:.0f} s; outputs in {b.workdir}")
+          f"benchmark took {elapsed:.0f} s")
+    if not a.workdir:
+        shutil.rmtree(b.workdir, ignore_errors=True)  # kept when a run failed, or with --workdir
     return 0
 
 

@@ -120,7 +120,7 @@ def answer(method, path, headers, body, close):
             return response(200, b"OK", b"text/xml", STS_OK, close=close), True
         if action == "PutMetricData":
             count("PutMetricData")
-            return response(200, b"OK", b"text/xml", PMD_QUERY_OK.format(rid=_rid[0] + 1).encode(),
+            return response(200, b"OK", b"text/xml", PMD_QUERY_OK.format(rid=f"fake-{_rid[0] + 1:08d}").encode(),
                             close=close), True
     if method == b"GET" and path == b"/__fake/stats":
         return response(200, b"OK", b"application/json", json.dumps(STATS).encode(), close=close), False
