@@ -2,7 +2,8 @@
 #   make setup  - .venv from scripts/requirements.txt, node_modules from package-lock.json, cfn-guard
 #                 (pinned, cargo install into .tools/bin; a few minutes to compile the first time) (stamped)
 #   make demo   - scripts/demo.sh against a local moto
-#   make bench  - scripts/bench.sh
+#   make bench  - scripts/bench.sh: release `check` vs a threaded boto3 peer against scripts/fake_aws.py
+#                 (needs only .venv: boto3); 1-3 minutes
 #   make build  - scripts/build-lambda.sh
 #   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator,
 #                 the alarm evaluator test (template alarms over what the binary publishes)
@@ -58,7 +59,7 @@ fuzz-smoke: setup-fuzz
 demo: setup
 	bash scripts/demo.sh
 
-bench: setup
+bench: $(VENV)/.requirements.stamp
 	bash scripts/bench.sh
 
 build: setup
