@@ -79,8 +79,12 @@ fn write_out(out: &cli::CommandOutput) -> u8 {
 }
 
 async fn serve_lambda() -> ExitCode {
-    // JSON logs with the request id, honouring AWS_LAMBDA_LOG_FORMAT/LEVEL.
-    lambda_runtime::tracing::init_default_subscriber();
+    // JSON logs with the request id, honouring AWS_LAMBDA_LOG_FORMAT/LEVEL,
+    // scrubbed of key ids and tokens like the command line's (the SDK's own
+    // debug lines print the access key id).
+    lambda_runtime::tracing::init_default_subscriber_with_writer(|| {
+        dynamodb_auth_canary::redact::ScrubbingWriter(std::io::stdout())
+    });
     // The deployment's own settings: without them nothing can be published
     // under the right name, so an invalid one fails the init (and the
     // heartbeat pages).
