@@ -86,10 +86,8 @@ impl Handler {
             };
             *base = Some(loaded);
         }
-        match &*base {
-            Some(r) => r.clone(),
-            None => unreachable!("set above"),
-        }
+        base.clone()
+            .unwrap_or_else(|| Err(Arc::new(ConfigError::Missing)))
     }
 
     /// Chooses the configuration an event asks for.

@@ -236,22 +236,8 @@ fn a_clock_an_hour_off_is_unhealthy_although_the_sdk_corrects_it() {
 #[test]
 fn half_set_environment_keys_are_a_credentials_error_naming_the_missing_one() {
     let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.json");
-    std::fs::write(&path, c.to_string()).unwrap();
     let env = vec![("AWS_ACCESS_KEY_ID".to_string(), "AKIDEXAMPLE".to_string())];
-    let r = canary(
-        &[
-            "check",
-            "--config",
-            path.to_str().unwrap(),
-            "--endpoint-url",
-            crate::support::REFUSED,
-            "--output",
-            "json",
-        ],
-        &env,
-    );
+    let r = crate::support::check_refused(&c, &env);
     assert_eq!(r.code, 1, "{r:?}");
     let j = r.json();
     assert_eq!(j["identity"]["class"], "credentials_error");
@@ -268,30 +254,14 @@ fn a_missing_profile_is_the_same_credentials_error_on_every_run() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     std::fs::write(&config, "[profile real]\nregion = us-east-1\n").unwrap();
-    let cfg = dir.path().join("c.json");
-    std::fs::write(
-        &cfg,
-        json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}}).to_string(),
-    )
-    .unwrap();
+    let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
     let env = vec![
         ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
         ("AWS_PROFILE".to_string(), "prod-typo".to_string()),
     ];
     let mut seen = Vec::new();
     for _ in 0..3 {
-        let r = canary(
-            &[
-                "check",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--endpoint-url",
-                crate::support::REFUSED,
-                "--output",
-                "json",
-            ],
-            &env,
-        );
+        let r = crate::support::check_refused(&c, &env);
         assert_eq!(r.code, 1, "{r:?}");
         let j = r.json();
         let id = &j["identity"];
@@ -309,9 +279,6 @@ fn a_missing_profile_is_the_same_credentials_error_on_every_run() {
 #[test]
 fn a_refusing_container_endpoint_and_a_missing_token_file_are_named() {
     let c = json!({"targets": [{"table": "orders"}], "metrics": {"sink": "none"}});
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.json");
-    std::fs::write(&path, c.to_string()).unwrap();
     let refused = format!("http://127.0.0.1:{}/creds", crate::support::closed_port());
     let cases = [
         (
@@ -337,18 +304,7 @@ fn a_refusing_container_endpoint_and_a_missing_token_file_are_named() {
         ),
     ];
     for (env, named) in cases {
-        let r = canary(
-            &[
-                "check",
-                "--config",
-                path.to_str().unwrap(),
-                "--endpoint-url",
-                crate::support::REFUSED,
-                "--output",
-                "json",
-            ],
-            &env,
-        );
+        let r = crate::support::check_refused(&c, &env);
         assert_eq!(r.code, 1, "{r:?}");
         let j = r.json();
         assert_eq!(j["identity"]["class"], "credentials_error", "{}", r.stdout);

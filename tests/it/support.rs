@@ -462,6 +462,26 @@ pub fn check(
     canary(&args, &env)
 }
 
+/// `check --output json` of `config` with exactly `env` (no credentials
+/// added) against [`REFUSED`]: for runs that must fail before any request.
+pub fn check_refused(config: &Value, env: &[(String, String)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    canary(
+        &[
+            "check",
+            "--config",
+            path.to_str().unwrap(),
+            "--endpoint-url",
+            REFUSED,
+            "--output",
+            "json",
+        ],
+        env,
+    )
+}
+
 /// A request seen by a [`FixedServer`].
 #[derive(Debug, Clone)]
 pub struct Seen {
