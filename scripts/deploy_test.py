@@ -53,8 +53,6 @@ import copy
 import json
 import os
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -71,6 +69,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import cfn_template  # noqa: E402  (translation, resolution)
 import localaws  # noqa: E402  (admin bootstrap, tables, boto3 clients with explicit keys)
+import stepped  # noqa: E402  (the harness: steps, moto launcher)
+from stepped import Fail, need, start_moto as launch_moto  # noqa: E402
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's default account; checked against the admin's ARN
 SENTINELS = ["__dynamodb_auth_canary__", "-271828182845904523536.0287",
@@ -135,17 +135,8 @@ def big_config():
             "concurrency": 32, "deadline_ms": 120000}
 
 
-class Fail(Exception):
-    pass
-
-
 class Partial(Exception):
     pass
-
-
-def need(cond, message):
-    if not cond:
-        raise Fail(message)
 
 
 def minified(doc):
@@ -301,20 +292,7 @@ moto_server.moto_main(["--host", "127.0.0.1", "--port", sys.argv[2]])
 
 
 def start_moto(logdir):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(os.path.join(logdir, "moto.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, HERE, str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        need(proc.poll() is None, f"moto exited with {proc.returncode}; log: {log.name}")
-        try:
-            localaws.wait(argparse.Namespace(endpoint=url, timeout=0.1))
-            return proc, url
-        except SystemExit:
-            need(time.monotonic() < deadline, f"moto not answering on {url} after 60 s")
+    return launch_moto([sys.executable, "-c", LAUNCHER, HERE], logdir)
 
 
 def adapt_for_moto(cfn):
@@ -745,41 +723,8 @@ def main():
         sys.exit(2)
     a.partial, a.verbose_adapt = [], True
     tmp = tempfile.mkdtemp(prefix="canary-deploy-test.")
-    times, summary, ok, a.moto = [], [], False, None
-
-    def step(key, title):
-        times.append((key, title, time.monotonic()))
-        print(f"== {title}", flush=True)
-
-    try:
-        deploy_and_probe(a, tmp, step, summary)
-        ok = True
-    except Exception as e:  # Fail, or boto, moto, I/O: a failure with the step named
-        why = str(e) if isinstance(e, Fail) else f"{type(e).__name__}: {e}"
-        print(f"deploy_test: FAILED at '{times[-1][1] if times else 'start'}': {why}", file=sys.stderr)
-    finally:
-        if a.moto is not None:
-            a.moto.terminate()
-            try:
-                a.moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                a.moto.kill()
-        if not ok:
-            try:
-                with open(os.path.join(tmp, "moto.log"), errors="replace") as f:
-                    print("-- moto log (tail):\n" + "\n".join(f.read().splitlines()[-25:]), file=sys.stderr)
-            except OSError:
-                pass
-        if a.keep_logs or not ok:
-            print(f"deploy_test: logs kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    ends = [t for _, _, t in times[1:]] + [time.monotonic()]
-    print("== summary")
-    for line in summary:
-        print(f"   {line}")
-    print("   timings: " + ", ".join(f"{k} {end - t:.1f}s" for (k, _, t), end in zip(times, ends))
-          + f"; total {ends[-1] - (times[0][2] if times else ends[-1]):.1f}s")
+    a.moto = None
+    ok = stepped.run("deploy_test", a, tmp, lambda step, summary: deploy_and_probe(a, tmp, step, summary))
     if ok and a.partial:
         print(f"deploy_test: PARTIAL (--hand-params): {'; '.join(a.partial)}")
         sys.exit(3)

@@ -75,12 +75,9 @@ import argparse
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
@@ -91,6 +88,8 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import stepped  # noqa: E402  (the harness: steps, moto launcher)
+from stepped import Fail, need  # noqa: E402
 
 TEMPLATE = os.path.join(ROOT, "target-role.yaml")
 CANARY_ACCOUNT, TARGET_ACCOUNT = "123456789012", "210987654321"
@@ -148,15 +147,6 @@ EXPECTED = [
      "Condition": LEADING},
     {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KMS_KEY},
 ]
-
-
-class Fail(Exception):
-    pass
-
-
-def need(cond, message):
-    if not cond:
-        raise Fail(message)
 
 
 def as_list(x):
@@ -351,23 +341,7 @@ def serve_moto(port):
 
 
 def start_moto(tmp):
-    import localaws
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(os.path.join(tmp, "moto.log"), "wb")
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve-moto", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        need(proc.poll() is None, f"moto exited with {proc.returncode}; log: {log.name}")
-        try:
-            localaws.wait(argparse.Namespace(endpoint=url, timeout=0.1))
-            return proc, url
-        except SystemExit:
-            need(time.monotonic() < deadline, f"moto not answering on {url} after 60 s")
+    return stepped.start_moto([sys.executable, os.path.abspath(__file__), "--serve-moto"], tmp)
 
 
 def bootstrap_accounts(url):
@@ -619,13 +593,9 @@ def main():
         sys.exit(2)
     a.template = os.path.abspath(a.template)
     tmp = tempfile.mkdtemp(prefix="canary-target-role-test.")
-    times, summary, ok, a.moto = [], [], False, None
+    a.moto = None
 
-    def step(key, title):
-        times.append((key, title, time.monotonic()))
-        print(f"== {title}", flush=True)
-
-    try:
+    def body(step, summary):
         step("lint", "cfn-lint target-role.yaml")
         summary.append(lint(a))
         step("static", "trust, conditions and grants of the rendered template (offline)")
@@ -633,33 +603,8 @@ def main():
         step("policy", "the role's permission policy: template vs hand-written vs `policy --target-account`")
         summary.extend(compare(a, tmp))
         moto_steps(a, tmp, step, summary)
-        ok = True
-    except Exception as e:  # Fail, or boto, moto, I/O: a failure with the step named
-        why = str(e) if isinstance(e, Fail) else f"{type(e).__name__}: {e}"
-        print(f"target_role_test: FAILED at '{times[-1][1] if times else 'start'}': {why}", file=sys.stderr)
-    finally:
-        if a.moto is not None:
-            a.moto.terminate()
-            try:
-                a.moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                a.moto.kill()
-        if not ok:
-            try:
-                with open(os.path.join(tmp, "moto.log"), errors="replace") as f:
-                    print("-- moto log (tail):\n" + "\n".join(f.read().splitlines()[-25:]), file=sys.stderr)
-            except OSError:
-                pass
-        if a.keep_logs or not ok:
-            print(f"target_role_test: logs kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    ends = [t for _, _, t in times[1:]] + [time.monotonic()]
-    print("== summary")
-    for line in summary:
-        print(f"   {line}")
-    print("   timings: " + ", ".join(f"{k} {end - t:.1f}s" for (k, _, t), end in zip(times, ends))
-          + f"; total {ends[-1] - (times[0][2] if times else ends[-1]):.1f}s")
+
+    ok = stepped.run("target_role_test", a, tmp, body)
     print(f"target_role_test: {'ok' if ok else 'FAILED'}")
     sys.exit(0 if ok else 1)
 
