@@ -294,6 +294,19 @@ class Bench:
         self.measured("canary", argv, fake, 1, "one-warmup")  # page cache, not counted
         return [self.measured("canary", argv, fake, 1, f"one-{r}") for r in range(runs)]
 
+    def start_floor(self, runs):
+        """Wall seconds of `--version`: starting the process and nothing else (the floor under
+        the 1-probe check)."""
+        out = os.path.join(self.workdir, "version")
+        walls = []
+        for r in range(runs + 1):
+            rc, wall, _, _, _ = run_once(self.launcher, [self.a.binary, "--version"], self.env, out)
+            if rc != 0:
+                raise Unhealthy(f"{self.a.binary} --version exited {rc}")
+            if r:
+                walls.append(wall)
+        return walls
+
 
 def machine_busy_s():
     """CPU seconds all CPUs spent busy since boot (/proc/stat), or None."""
@@ -346,6 +359,7 @@ def main():
             results.append((n, d, b.row(n, fakes[d], a.repeat)))
         print(f"== 1-probe check, {a.one_probe_runs} runs", file=sys.stderr, flush=True)
         one = b.one_probe(fakes[0], a.one_probe_runs)
+        floor = b.start_floor(a.one_probe_runs)
     except Unhealthy as e:
         print(f"bench: FAILED: {e}", file=sys.stderr)
         return 1
@@ -389,7 +403,8 @@ def main():
     print()
     print(f"1-probe check (identity, 1 DescribeTable, PutMetricData; no delay): "
           f"{spread(one_ms, f1, 'ms')} wall, {spread([c * 1000 for _, _, c in one], f1, 'ms')} CPU, "
-          f"{spread([r for _, r, _ in one], f1, 'MB')} peak RSS; {len(one_ms)} runs")
+          f"{spread([r for _, r, _ in one], f1, 'MB')} peak RSS; {len(one_ms)} runs; "
+          f"process start alone (`--version`): {spread([w * 1000 for w in floor], f1, 'ms')}")
     goals.append((f"1-probe check ≤ {GOAL_ONE_PROBE_MS:.0f} ms", statistics.median(one_ms) <= GOAL_ONE_PROBE_MS,
                   f"{statistics.median(one_ms):.1f} ms"))
     print()

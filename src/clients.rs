@@ -58,7 +58,7 @@ pub struct AwsClients {
     server_date: ServerDate,
     dynamodb: Mutex<HashMap<String, aws_sdk_dynamodb::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
-    ssm: aws_sdk_ssm::Client,
+    ssm: std::sync::OnceLock<aws_sdk_ssm::Client>,
     credential_problem: Option<crate::classify::Failure>,
 }
 
@@ -160,7 +160,8 @@ impl AwsClients {
         for o in endpoint_overrides(opts) {
             check_url(&o.url, &o.source)?;
         }
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).http_client(crate::http::client());
         if let Some(r) = &opts.region {
             let r = CanaryRegion::parse(r.as_str()).map_err(|message| ConfigError::Flag {
                 flag: "--region".into(),
@@ -196,7 +197,6 @@ impl AwsClients {
                 .interceptor(server_date.clone())
                 .build(),
         );
-        let ssm = aws_sdk_ssm::Client::new(&sdk);
         let credential_problem = match &opts.credentials {
             Some(_) => None,
             None => crate::credentials::problem(opts.profile.as_deref()).await,
@@ -209,7 +209,7 @@ impl AwsClients {
             server_date,
             dynamodb: Mutex::new(HashMap::new()),
             cloudwatch: Mutex::new(HashMap::new()),
-            ssm,
+            ssm: std::sync::OnceLock::new(),
             credential_problem,
         })
     }
@@ -236,9 +236,10 @@ impl AwsClients {
         self.credential_problem.as_ref()
     }
 
-    /// The SSM client (the canary's own region): the configuration parameter.
+    /// The SSM client (the canary's own region): the configuration
+    /// parameter. Built on first use: most runs never read one.
     pub fn ssm(&self) -> &aws_sdk_ssm::Client {
-        &self.ssm
+        self.ssm.get_or_init(|| aws_sdk_ssm::Client::new(&self.sdk))
     }
 
     /// The STS client (the canary's own region).

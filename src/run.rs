@@ -9,13 +9,12 @@ use crate::clients::AwsClients;
 use crate::clock::elapsed_ms;
 use crate::config::{Config, Region};
 use crate::identity::check_identity;
-use crate::plan::{plan, Placement, Unit};
+use crate::plan::{plan, Unit};
+use crate::pool::{Limits, Pool, Runner, UnitState, Work};
 use crate::probe::{self, ChainSpec};
 use crate::report::{IdentityReport, Outcome, ProbeResult, Report, Warning};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 /// A signal that ends a run early (SIGINT or SIGTERM on the command line):
 /// what finished is reported, the rest as not run.
@@ -144,52 +143,30 @@ pub async fn run(
         check_identity(id_canary.clients.sts(), expect.as_ref(), id_timeout).await
     });
 
-    let semaphore = Arc::new(Semaphore::new(config.concurrency.get()));
-    let mut set = JoinSet::new();
-    for (i, unit) in units.iter().cloned().enumerate() {
-        let canary = Arc::clone(canary);
-        let sem = Arc::clone(&semaphore);
-        let interrupt = interrupt.clone();
-        set.spawn(async move {
-            let fut = async {
-                match &unit.placement {
-                    Placement::Region(r) => fan_out(&canary, &unit, vec![r.clone()], &sem).await,
-                    Placement::Replicas { home } => run_replicas(&canary, &unit, home, &sem).await,
-                }
-            };
-            let results = match until(deadline, &interrupt, fut).await {
-                Ok(r) => r,
-                Err(Stop::Deadline) => deadline_results(&unit, deadline, started),
-                Err(Stop::Interrupted(signal)) => {
-                    let f = Failure::new(
-                        Class::Other,
-                        format!(
-                            "interrupted ({}) before this probe finished",
-                            signal_name(signal)
-                        ),
-                    );
-                    report_all(&unit, Outcome::NotRun, &f, elapsed_ms(started))
-                }
-            };
-            (i, results)
-        });
-    }
-    let mut by_unit: Vec<Option<Vec<ProbeResult>>> = vec![None; units.len()];
-    while let Some(joined) = set.join_next().await {
-        if let Ok((i, r)) = joined {
-            by_unit[i] = Some(r);
-        }
-    }
+    let pool = Pool::new(
+        units,
+        Limits {
+            concurrency: config.concurrency.get(),
+            region_concurrency: config.region_concurrency.get(),
+            describe_per_second: config.describe_per_second.get(),
+        },
+    );
+    let chains = Arc::new(Chains {
+        canary: Arc::clone(canary),
+    });
+    let stopped = until(deadline, interrupt, pool.run_all(&chains))
+        .await
+        .err();
+    pool.stop();
     let mut probes = Vec::new();
-    for (unit, r) in units.iter().zip(by_unit) {
-        // A task that panicked (it should not) is still reported, not dropped.
-        probes.extend(r.unwrap_or_else(|| {
-            let f = Failure::new(
-                Class::Other,
-                "internal error: the probe task ended abnormally",
-            );
-            report_all(unit, Outcome::Fail, &f, 0.0)
-        }));
+    for (unit, state) in pool.units.iter().zip(pool.take()) {
+        probes.extend(unit_results(
+            unit,
+            state,
+            stopped.as_ref(),
+            deadline,
+            started,
+        ));
     }
 
     let identity = match until(deadline, interrupt, identity).await {
@@ -325,13 +302,46 @@ fn add_expiry_warnings(report: &mut Report, config: &Config) {
     }
 }
 
-fn deadline_results(unit: &Unit, deadline: Instant, started: Instant) -> Vec<ProbeResult> {
-    let waited = deadline.saturating_duration_since(started).as_millis();
-    let f = Failure::new(
-        Class::Timeout,
-        format!("the run's deadline ({waited} ms) passed before this probe finished"),
-    );
-    report_all(unit, Outcome::Fail, &f, waited as f64)
+/// How a probe that did not finish is reported: by the run's stop
+/// (deadline or interruption), or, when nothing stopped the run, as a task
+/// that ended abnormally.
+fn stop_failure(
+    stopped: Option<&Stop>,
+    deadline: Instant,
+    started: Instant,
+) -> (Outcome, Failure, f64) {
+    match stopped {
+        Some(Stop::Deadline) => {
+            let waited = deadline.saturating_duration_since(started).as_millis();
+            (
+                Outcome::Fail,
+                Failure::new(
+                    Class::Timeout,
+                    format!("the run's deadline ({waited} ms) passed before this probe finished"),
+                ),
+                waited as f64,
+            )
+        }
+        Some(Stop::Interrupted(signal)) => (
+            Outcome::NotRun,
+            Failure::new(
+                Class::Other,
+                format!(
+                    "interrupted ({}) before this probe finished",
+                    signal_name(*signal)
+                ),
+            ),
+            elapsed_ms(started),
+        ),
+        None => (
+            Outcome::Fail,
+            Failure::new(
+                Class::Other,
+                "internal error: the probe task ended abnormally",
+            ),
+            0.0,
+        ),
+    }
 }
 
 /// The same failure reported for each planned probe of a unit.
@@ -376,65 +386,78 @@ async fn run_region(canary: &Canary, unit: &Unit, region: &Region) -> Vec<ProbeR
     }
 }
 
-async fn run_replicas(
-    canary: &Arc<Canary>,
-    unit: &Unit,
-    home: &Region,
-    sem: &Arc<Semaphore>,
-) -> Vec<ProbeResult> {
-    let discovered = {
-        let _permit = sem.acquire().await;
-        match client_for(canary, unit, home).await {
-            Err(f) => return all_not_run(unit, home, &f),
-            Ok((client, principal)) => {
-                let started = Instant::now();
-                match probe::describe_for_replicas(&client, unit.table.as_str(), unit.timeout).await
-                {
-                    Ok(r) => r,
-                    Err(f) => {
-                        // Discovery failed: report it as the home region's describe.
-                        let id = unit.id(home, crate::config::ProbeKind::Describe);
-                        let f = Failure {
-                            message: format!("replica discovery failed: {}", f.message),
-                            ..f
-                        };
-                        let mut p =
-                            ProbeResult::from_failure(id, Outcome::Fail, f, elapsed_ms(started));
-                        p.principal = principal;
-                        return vec![p];
-                    }
+/// Runs the pool's work against AWS.
+struct Chains {
+    canary: Arc<Canary>,
+}
+
+impl Runner for Chains {
+    async fn run(self: &Arc<Self>, pool: &Arc<Pool>, work: Work, region: Region) {
+        match work {
+            Work::Chain { unit, region: j } => {
+                let results = run_region(&self.canary, &pool.units[unit], &region).await;
+                pool.record(unit, j, results);
+            }
+            Work::Discover { unit } => {
+                match discover(&self.canary, &pool.units[unit], &region).await {
+                    Ok(regions) => pool.discovered(self, unit, regions),
+                    Err(results) => pool.discovery_failed(unit, region, results),
                 }
             }
         }
-    };
-    let regions = replica_regions(home, &discovered);
-    fan_out(canary, unit, regions, sem).await
+    }
 }
 
-/// Runs a unit's chains in several regions concurrently, each holding a
-/// permit of the run's semaphore, and returns the results in region order.
-async fn fan_out(
-    canary: &Arc<Canary>,
+/// The regions of a replica unit, from DescribeTable in its home region;
+/// or the result that reports why they could not be found.
+async fn discover(
+    canary: &Canary,
     unit: &Unit,
-    regions: Vec<Region>,
-    sem: &Arc<Semaphore>,
+    home: &Region,
+) -> Result<Vec<Region>, Vec<ProbeResult>> {
+    let (client, principal) = client_for(canary, unit, home)
+        .await
+        .map_err(|f| all_not_run(unit, home, &f))?;
+    let started = Instant::now();
+    match probe::describe_for_replicas(&client, unit.table.as_str(), unit.timeout).await {
+        Ok(found) => Ok(replica_regions(home, &found)),
+        Err(f) => {
+            // Discovery failed: report it as the home region's describe.
+            let id = unit.id(home, crate::config::ProbeKind::Describe);
+            let f = Failure {
+                message: format!("replica discovery failed: {}", f.message),
+                ..f
+            };
+            let mut p = ProbeResult::from_failure(id, Outcome::Fail, f, elapsed_ms(started));
+            p.principal = principal;
+            Err(vec![p])
+        }
+    }
+}
+
+/// A unit's results in region order; what did not finish is reported as
+/// the run's stop explains (deadline or interruption), never left out.
+fn unit_results(
+    unit: &Unit,
+    state: UnitState,
+    stopped: Option<&Stop>,
+    deadline: Instant,
+    started: Instant,
 ) -> Vec<ProbeResult> {
-    let mut inner = JoinSet::new();
-    for (j, region) in regions.into_iter().enumerate() {
-        let canary = Arc::clone(canary);
-        let sem = Arc::clone(sem);
-        let unit = unit.clone();
-        inner.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            (j, run_region(&canary, &unit, &region).await)
-        });
+    let missing = |ids: Vec<crate::report::ProbeId>| -> Vec<ProbeResult> {
+        let (outcome, f, latency) = stop_failure(stopped, deadline, started);
+        ids.into_iter()
+            .map(|id| ProbeResult::from_failure(id, outcome, f.clone(), latency))
+            .collect()
+    };
+    match state.regions {
+        None => missing(unit.planned()),
+        Some(regions) => regions
+            .iter()
+            .zip(state.done)
+            .flat_map(|(r, done)| done.unwrap_or_else(|| missing(unit.ids_in(r))))
+            .collect(),
     }
-    let mut parts = Vec::new();
-    while let Some(Ok(p)) = inner.join_next().await {
-        parts.push(p);
-    }
-    parts.sort_by_key(|(j, _)| *j);
-    parts.into_iter().flat_map(|(_, p)| p).collect()
 }
 
 /// The regions of a global table: its home region, then each replica once.
@@ -476,13 +499,24 @@ mod tests {
         )
         .unwrap();
         let units = plan(&c, &Region::parse("us-east-1").unwrap());
-        let d = deadline_results(&units[0], Instant::now(), Instant::now());
+        let now = Instant::now();
+        let d = unit_results(
+            &units[0],
+            UnitState::default(),
+            Some(&Stop::Deadline),
+            now,
+            now,
+        );
         assert_eq!(
             d.len(),
             1,
             "an undiscovered replica target reports its home describe"
         );
-        let d = deadline_results(&units[1], Instant::now(), Instant::now());
+        let state = UnitState {
+            regions: Some(vec![Region::parse("eu-west-1").unwrap()]),
+            done: vec![None],
+        };
+        let d = unit_results(&units[1], state, Some(&Stop::Deadline), now, now);
         assert_eq!(d.len(), 2);
         assert!(d
             .iter()

@@ -73,8 +73,17 @@ bounded_number!(
     DeadlineMs, u64, 100, 900_000, ""
 );
 bounded_number!(
-    /// How many (table, region) chains are probed at once.
+    /// How many (table, region) chains are probed at once, over all regions.
     Concurrency, usize, 1, 256, ""
+);
+bounded_number!(
+    /// How many (table, region) chains are probed at once in one region.
+    RegionConcurrency, usize, 1, 256, ""
+);
+bounded_number!(
+    /// DescribeTable calls per second per region at most (DynamoDB's
+    /// control-plane limit is 2,500 per second for the whole account).
+    DescribePerSecond, u32, 1, 2_500, " per second"
 );
 
 impl TimeoutMs {

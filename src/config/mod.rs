@@ -13,8 +13,9 @@ pub mod load;
 
 use crate::error::ConfigError;
 pub use fields::{
-    AccountId, AttributeName, CanaryName, Concurrency, DeadlineMs, ExternalId, KmsKeyArn,
-    Namespace, Region, Regions, RoleArn, SentinelKey, SessionName, TableRef, TimeoutMs,
+    AccountId, AttributeName, CanaryName, Concurrency, DeadlineMs, DescribePerSecond, ExternalId,
+    KmsKeyArn, Namespace, Region, RegionConcurrency, Regions, RoleArn, SentinelKey, SessionName,
+    TableRef, TimeoutMs,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +23,14 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
 /// Default deadline for a whole run on the command line.
 pub const DEFAULT_DEADLINE_MS: u64 = 25_000;
-/// Default number of (table, region) chains probed at once.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Default number of (table, region) chains probed at once, over all regions.
+pub const DEFAULT_CONCURRENCY: usize = 128;
+/// Default number of (table, region) chains probed at once in one region.
+pub const DEFAULT_REGION_CONCURRENCY: usize = 32;
+/// Default pace of DescribeTable calls per region: a fifth of DynamoDB's
+/// control-plane limit (2,500 per second per account and region), so that a
+/// large canary leaves the rest to the applications it watches.
+pub const DEFAULT_DESCRIBE_PER_SECOND: u32 = 500;
 /// Default CloudWatch namespace.
 pub const DEFAULT_NAMESPACE: &str = "DynamoDBAuthCanary";
 /// Default name of the TTL attribute written on the sentinel item.
@@ -55,6 +62,13 @@ pub struct Config {
     /// How many (table, region) chains run at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: Concurrency,
+    /// How many of them run at once in any one region, so that a region
+    /// that does not answer cannot hold every worker.
+    #[serde(default = "default_region_concurrency")]
+    pub region_concurrency: RegionConcurrency,
+    /// At most this many DescribeTable calls per second in one region.
+    #[serde(default = "default_describe_per_second")]
+    pub describe_per_second: DescribePerSecond,
     /// The run's deadline on the command line; in Lambda the invocation's
     /// remaining time (less a margin) is used when it is shorter.
     #[serde(default = "default_deadline_ms")]
@@ -73,6 +87,8 @@ impl Default for Config {
             targets: Vec::new(),
             metrics: MetricsConfig::default(),
             concurrency: default_concurrency(),
+            region_concurrency: default_region_concurrency(),
+            describe_per_second: default_describe_per_second(),
             deadline_ms: default_deadline_ms(),
             expiry_warning_seconds: DEFAULT_EXPIRY_WARNING_SECONDS,
         }
@@ -81,6 +97,14 @@ impl Default for Config {
 
 fn default_concurrency() -> Concurrency {
     Concurrency::parse(DEFAULT_CONCURRENCY).unwrap_or_else(|_| unreachable!("default in range"))
+}
+fn default_region_concurrency() -> RegionConcurrency {
+    RegionConcurrency::parse(DEFAULT_REGION_CONCURRENCY)
+        .unwrap_or_else(|_| unreachable!("default in range"))
+}
+fn default_describe_per_second() -> DescribePerSecond {
+    DescribePerSecond::parse(DEFAULT_DESCRIBE_PER_SECOND)
+        .unwrap_or_else(|_| unreachable!("default in range"))
 }
 fn default_deadline_ms() -> DeadlineMs {
     DeadlineMs::parse(DEFAULT_DEADLINE_MS).unwrap_or_else(|_| unreachable!("default in range"))
