@@ -4,6 +4,8 @@
 #   make demo   - scripts/demo.sh against a local moto
 #   make bench  - scripts/bench.sh: release `check` vs a threaded boto3 peer against scripts/fake_aws.py
 #                 (needs only .venv: boto3); 1-3 minutes
+#   make mutants - cargo-mutants over the modules of .cargo/mutants.toml with the full suite
+#                 (hours; not in CI; mutates the working tree while it runs)
 #   make build  - scripts/build-lambda.sh
 #   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator,
 #                 the alarm evaluator test (template alarms over what the binary publishes)
@@ -17,11 +19,12 @@ VENV := .venv
 TOOLS := .tools
 CFN_GUARD_VERSION := 3.2.1
 CARGO_FUZZ_VERSION := 0.13.2
+CARGO_MUTANTS_VERSION := 27.1.0
 FUZZ_SECONDS ?= 60
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup setup-fuzz demo bench build test validate fuzz fuzz-smoke
+.PHONY: setup setup-fuzz demo bench build test validate fuzz fuzz-smoke mutants
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp $(TOOLS)/.cfn-guard-$(CFN_GUARD_VERSION).stamp
 
@@ -55,6 +58,17 @@ fuzz: setup-fuzz
 
 fuzz-smoke: setup-fuzz
 	bash scripts/fuzz.sh 10
+
+# cargo-mutants (pinned) over the modules of .cargo/mutants.toml, each mutant against the full
+# suite. Hours on 2 cores, so not in CI. In place: the working tree is mutated while it runs (the
+# tests need .venv and node_modules beside the sources); do not edit src/ meanwhile. Results go
+# to mutants.out/. MUTANTS_ARGS passes more, e.g. MUTANTS_ARGS="-f src/redact.rs".
+$(TOOLS)/.cargo-mutants-$(CARGO_MUTANTS_VERSION).stamp:
+	cargo install --locked --root $(TOOLS) cargo-mutants --version $(CARGO_MUTANTS_VERSION)
+	touch $@
+
+mutants: setup $(TOOLS)/.cargo-mutants-$(CARGO_MUTANTS_VERSION).stamp
+	$(TOOLS)/bin/cargo-mutants mutants --in-place --no-shuffle $(MUTANTS_ARGS)
 
 demo: setup
 	bash scripts/demo.sh
