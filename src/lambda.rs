@@ -368,7 +368,19 @@ pub async fn serve(
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| {
             let handler = Arc::clone(&handler);
-            async move { handler.handle(event).await }
+            async move {
+                let result = handler.handle(event).await;
+                // A credential_process the run gave up on ends with it, not
+                // in the next invocation of a warm container.
+                let killed = crate::reaper::kill_descendants();
+                if killed > 0 {
+                    tracing::warn!(
+                        killed,
+                        "processes left by the run (credential_process) were killed"
+                    );
+                }
+                result
+            }
         },
     ))
     .await

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod plan;
 pub mod pool;
 pub mod probe;
+pub mod reaper;
 pub mod redact;
 pub mod regions;
 pub mod report;

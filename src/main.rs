@@ -22,6 +22,9 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_USAGE);
         }
     };
+    // Orphans of a credential_process come back to this process, which
+    // kills them when the run ends (reaper.rs).
+    dynamodb_auth_canary::reaper::adopt_orphans();
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         runtime.block_on(serve_lambda())
     } else {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
             tokio::spawn(forward_signals(fire));
             cli::run_to(parsed, &mut std::io::stderr(), &surroundings).await
         });
+        dynamodb_auth_canary::reaper::kill_descendants();
         ExitCode::from(write_out(&out))
     }
 }
@@ -60,6 +64,7 @@ async fn forward_signals(fire: tokio::sync::watch::Sender<Option<i32>>) {
         _ = int.recv() => 2,
         _ = term.recv() => 15,
     };
+    dynamodb_auth_canary::reaper::kill_descendants();
     std::process::exit(128 + second);
 }
 

@@ -322,3 +322,55 @@ fn a_refusing_container_endpoint_and_a_missing_token_file_are_named() {
         assert_eq!(j["probes"][0]["class"], "credentials_error");
     }
 }
+
+#[test]
+fn a_hanging_credential_process_and_its_children_end_with_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let pids = dir.path().join("pids");
+    // The SDK runs this through `sh -c`; that shell starts a second one that
+    // starts a sleep, records both, and waits for ever.
+    std::fs::write(
+        &config,
+        format!(
+            "[profile hangs]\nregion = us-east-1\ncredential_process = sh -c 'sleep 300 & echo $$ $! > {}; wait'\n",
+            pids.display()
+        ),
+    )
+    .unwrap();
+    let c = json!({"defaults": {"timeout_ms": 500}, "targets": [{"table": "orders"}],
+                   "metrics": {"sink": "none"}});
+    let env = vec![
+        ("AWS_CONFIG_FILE".to_string(), config.display().to_string()),
+        ("AWS_PROFILE".to_string(), "hangs".to_string()),
+    ];
+    let r = crate::support::check_refused(&c, &env);
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["identity"]["class"], "credentials_error", "{}", r.stdout);
+    let m = j["identity"]["message"].as_str().unwrap();
+    assert!(m.contains("supplied no credentials within 500 ms"), "{m}");
+    let recorded = std::fs::read_to_string(&pids).expect("the process ran and wrote its pids");
+    let pids: Vec<u32> = recorded
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "{recorded}");
+    for pid in pids {
+        // Gone, or a zombie waiting for init: not running either way.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .chars()
+                    .next()
+            })
+            .unwrap_or(None);
+        assert!(
+            matches!(state, None | Some('Z') | Some('X')),
+            "process {pid} outlived the run: state {state:?}"
+        );
+    }
+}

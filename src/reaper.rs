@@ -1,0 +1,126 @@
+//! Processes started on the canary's behalf end with its run. The SDK runs
+//! a profile's `credential_process` itself (`sh -c ...`); when the run's
+//! deadline drops the call, the SDK leaves the shell running, and with it
+//! whatever the shell started. The canary makes itself the subreaper of its
+//! descendants (orphans come back to it, not to init) and, when a run ends,
+//! freezes and kills every descendant it has. Linux only (the Lambda
+//! runtime and CI); elsewhere both calls do nothing.
+
+/// Orphaned descendants are re-parented to this process, so that
+/// [`kill_descendants`] still finds them after their parent died.
+pub fn adopt_orphans() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer and touches
+    // no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// Stops, then kills, every descendant of this process; returns how many.
+/// Stopping first keeps a process from starting a child after its own
+/// children were read.
+pub fn kill_descendants() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        let mut stopped = std::collections::BTreeSet::new();
+        for _ in 0..8 {
+            let new: Vec<u32> = descendants(std::process::id())
+                .into_iter()
+                .filter(|p| !stopped.contains(p))
+                .collect();
+            if new.is_empty() {
+                break;
+            }
+            for p in new {
+                signal(p, libc::SIGSTOP);
+                stopped.insert(p);
+            }
+        }
+        for &p in &stopped {
+            signal(p, libc::SIGKILL);
+        }
+        stopped.len()
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+#[cfg(target_os = "linux")]
+fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill takes two integers; a pid that has gone is ESRCH.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// The direct children of `pid`, from each of its threads' `children` file.
+#[cfg(target_os = "linux")]
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|s| {
+            s.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Every descendant of `pid`, parents before children.
+#[cfg(target_os = "linux")]
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut next = children(pid);
+    while let Some(p) = next.pop() {
+        if !out.contains(&p) {
+            out.push(p);
+            next.extend(children(p));
+        }
+    }
+    out
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shell_and_what_it_started_are_found_and_killed() {
+        adopt_orphans();
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 300 & sleep 300 & wait"])
+            .spawn()
+            .unwrap();
+        let sh_pid = sh.id();
+        // Wait until the shell has started both sleeps.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while children(sh_pid).len() < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shell never forked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let tree = descendants(std::process::id());
+        assert!(tree.contains(&sh_pid), "{tree:?}");
+        let grandchildren = children(sh_pid);
+        assert!(grandchildren.iter().all(|p| tree.contains(p)));
+        assert!(kill_descendants() >= 3);
+        assert!(!sh.wait().unwrap().success(), "the shell was killed");
+        // The sleeps were adopted by this process when the shell died: reap them.
+        for p in grandchildren {
+            let mut status = 0;
+            // SAFETY: waitpid on a child pid with a valid status pointer.
+            let r = unsafe { libc::waitpid(p as i32, &mut status, 0) };
+            assert_eq!(r, p as i32, "sleep {p} was not our (adopted) child");
+            assert!(libc::WIFSIGNALED(status), "sleep {p} ended by a signal");
+        }
+    }
+}
