@@ -581,6 +581,55 @@ mod tests {
         from_wire(Some(status), p.code, p.message, p.request_id, Some(body))
     }
 
+    type StsError = aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+
+    /// Each kind of SDK failure that never reached a service: its class and
+    /// the words that say which kind it was.
+    #[test]
+    fn sdk_failures_before_a_response_keep_their_kind() {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let cases: Vec<(SdkError<StsError, HttpResponse>, Class, &str)> = vec![
+            (
+                SdkError::timeout_error("slow"),
+                Class::Timeout,
+                "the operation timed out (retries included)",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::timeout("connect".into())),
+                Class::Timeout,
+                "connection timed out: ",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::io(Box::new(io()))),
+                Class::EndpointUnreachable,
+                "could not reach the endpoint: ",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::other("tls".into(), None)),
+                Class::Other,
+                "request not sent: ",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::other(Box::new(io()), None)),
+                Class::EndpointUnreachable,
+                "could not reach the endpoint: ",
+            ),
+            (
+                SdkError::construction_failure("no region"),
+                Class::Other,
+                "request not built: ",
+            ),
+        ];
+        for (err, class, start) in cases {
+            let f = classify_sdk_error(&err);
+            assert_eq!(f.class, class, "{err:?}");
+            assert!(f.message.starts_with(start), "{err:?}: {}", f.message);
+            assert_eq!(f.code, None);
+            assert_eq!(f.http_status, None);
+        }
+    }
+
     #[test]
     fn dynamodb_json_auth_errors_map_to_classes() {
         let cases = [
