@@ -583,6 +583,68 @@ mod tests {
 
     type StsError = aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
+    /// Each phrase that marks a signature refused for the clock, alone in
+    /// its message; and RequestTimeTooSkewed by its code alone.
+    #[test]
+    fn each_clock_phrase_alone_is_clock_skew() {
+        for msg in [
+            "Signature expired: 20130301T000000Z",
+            "Signature not yet current: 20991231T000000Z",
+            "The request time is too skewed",
+            "Request date 20130301T000000Z is now earlier than 20130609T094515Z",
+        ] {
+            for code in ["InvalidSignatureException", "SignatureDoesNotMatch"] {
+                let f = from_wire(Some(400), Some(code.into()), Some(msg.into()), None, None);
+                assert_eq!(f.class, Class::AuthClockSkew, "{code}: {msg}");
+            }
+        }
+        let plain = from_wire(
+            Some(403),
+            Some("SignatureDoesNotMatch".into()),
+            Some("The request signature we calculated does not match".into()),
+            None,
+            None,
+        );
+        assert_eq!(plain.class, Class::AuthBadSignature);
+        let f = from_wire(
+            Some(403),
+            Some("RequestTimeTooSkewed".into()),
+            Some(
+                "The difference between the request time and the current time is too large.".into(),
+            ),
+            None,
+            None,
+        );
+        assert_eq!(f.class, Class::AuthClockSkew);
+    }
+
+    /// The message of a failure: the service's, else its code, else what
+    /// the body shows.
+    #[test]
+    fn a_failure_without_a_message_says_its_code() {
+        let with = |message: Option<&str>| {
+            from_wire(
+                Some(400),
+                Some("ValidationException".into()),
+                message.map(str::to_string),
+                None,
+                Some("{}"),
+            )
+            .message
+        };
+        assert_eq!(with(Some("bad key")), "bad key");
+        assert_eq!(with(None), "ValidationException");
+        assert_eq!(with(Some("")), "ValidationException");
+        let bare = from_wire(
+            Some(502),
+            None,
+            None,
+            None,
+            Some("<html>Bad Gateway</html>"),
+        );
+        assert!(bare.message.starts_with("HTTP 502"), "{}", bare.message);
+    }
+
     /// Each kind of SDK failure that never reached a service: its class and
     /// the words that say which kind it was.
     #[test]
