@@ -618,6 +618,26 @@ mod tests {
         assert_eq!(f.class, Class::AuthClockSkew);
     }
 
+    /// A service-side error code decides the class even when the status
+    /// does not say 5xx (a proxy that rewrote it, or no status at all).
+    #[test]
+    fn service_error_codes_are_service_errors_whatever_the_status() {
+        for code in [
+            "InternalServerError",
+            "InternalFailure",
+            "ServiceUnavailable",
+            "ServiceUnavailableException",
+            "InternalServerErrorException",
+        ] {
+            for status in [None, Some(400), Some(503)] {
+                let f = from_wire(status, Some(code.into()), Some("x".into()), None, None);
+                assert_eq!(f.class, Class::ServiceError, "{code} {status:?}");
+            }
+        }
+        let unknown = from_wire(Some(400), Some("SomethingNew".into()), None, None, None);
+        assert_eq!(unknown.class, Class::Other);
+    }
+
     /// The message of a failure: the service's, else its code, else what
     /// the body shows.
     #[test]
