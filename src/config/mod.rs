@@ -586,7 +586,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.targets.len(), 2);
         assert_eq!(c.targets[1].expect, Expectation::Deny);
-        assert_eq!(c.concurrency.get(), DEFAULT_CONCURRENCY);
+        assert_eq!(c.concurrency.get(), 128);
+        assert_eq!(c.region_concurrency.get(), 32);
+        assert_eq!(c.describe_per_second.get(), 500);
         assert_eq!(c.metrics.detail, Detail::Summary);
         assert_eq!(c.probes_for(&c.targets[0]).kinds(), [ProbeKind::Describe]);
     }
@@ -677,6 +679,24 @@ mod tests {
         assert!(e.contains("targets[0].timeout_ms"), "{e}");
         let e = parse(r#"{"targets":[{"table":"abc"}],"concurrency":0}"#).unwrap_err();
         assert!(e.contains("concurrency"), "{e}");
+        let e = parse(r#"{"targets":[{"table":"abc"}],"region_concurrency":0}"#).unwrap_err();
+        assert!(
+            e.starts_with("test.json: region_concurrency: 0 is out of range (1 to 256)"),
+            "{e}"
+        );
+        let e = parse(r#"{"targets":[{"table":"abc"}],"describe_per_second":2501}"#).unwrap_err();
+        assert!(
+            e.starts_with(
+                "test.json: describe_per_second: 2501 is out of range (1 to 2500 per second)"
+            ),
+            "{e}"
+        );
+        let c = parse(
+            r#"{"targets":[{"table":"abc"}],"region_concurrency":256,"describe_per_second":1}"#,
+        )
+        .unwrap();
+        assert_eq!(c.region_concurrency.get(), 256);
+        assert_eq!(c.describe_per_second.get(), 1);
         let e =
             parse(r#"{"targets":[{"table":"abc"}],"defaults":{"timeout_ms":"fast"}}"#).unwrap_err();
         assert!(e.contains("defaults.timeout_ms"), "{e}");
