@@ -618,6 +618,70 @@ mod tests {
         assert_eq!(f.class, Class::AuthClockSkew);
     }
 
+    /// An HTML page is never read as an AWS error, even one that quotes an
+    /// XML error's tags (a proxy's error page), with or without a doctype.
+    #[test]
+    fn html_pages_are_not_parsed_as_xml_errors() {
+        for page in [
+            "<html><body><Code>AccessDenied</Code><Message>no</Message></body></html>",
+            "<!DOCTYPE html><HEAD></HEAD><Code>AccessDenied</Code>",
+            "  <HTML><Code>ExpiredToken</Code></HTML>",
+        ] {
+            assert_eq!(parse_body(page), ParsedBody::default(), "{page}");
+        }
+        let xml = "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>";
+        assert_eq!(parse_body(xml).code.as_deref(), Some("AccessDenied"));
+    }
+
+    /// A credential provider that calls STS (a role in a profile, web
+    /// identity) wraps STS's error: its code still decides an auth class.
+    #[test]
+    fn sts_errors_inside_credential_providers_keep_their_auth_class() {
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
+        use aws_smithy_types::error::ErrorMetadata;
+        let meta = |code: &str, msg: &str| ErrorMetadata::builder().code(code).message(msg).build();
+        let expired = CredentialsError::provider_error(AssumeRoleError::generic(meta(
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        )));
+        let f = classify_credentials_error(&expired);
+        assert_eq!(f.class, Class::AuthExpired);
+        assert!(
+            f.message.starts_with("credential provider: "),
+            "{}",
+            f.message
+        );
+        let web = CredentialsError::provider_error(AssumeRoleWithWebIdentityError::generic(meta(
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid",
+        )));
+        assert_eq!(
+            classify_credentials_error(&web).class,
+            Class::AuthInvalidToken
+        );
+        // Not an auth code: a credentials error, still naming the provider.
+        let other = CredentialsError::provider_error(AssumeRoleError::generic(meta(
+            "RegionDisabledException",
+            "STS is not activated in this region",
+        )));
+        let f = classify_credentials_error(&other);
+        assert_eq!(f.class, Class::CredentialsError);
+        assert!(
+            f.message.starts_with("credential provider: "),
+            "{}",
+            f.message
+        );
+        let plain = CredentialsError::provider_error(std::io::Error::other("file gone"));
+        let f = classify_credentials_error(&plain);
+        assert_eq!(f.class, Class::CredentialsError);
+        assert!(
+            f.message.starts_with("a credential provider failed: "),
+            "{}",
+            f.message
+        );
+    }
+
     /// A service-side error code decides the class even when the status
     /// does not say 5xx (a proxy that rewrote it, or no status at all).
     #[test]
