@@ -672,6 +672,26 @@ mod tests {
             "{}",
             f.message
         );
+        let slow = CredentialsError::provider_timed_out(std::time::Duration::from_secs(5));
+        let f = classify_credentials_error(&slow);
+        assert_eq!(f.class, Class::CredentialsError);
+        assert!(
+            f.message.starts_with("a credential provider timed out: "),
+            "{}",
+            f.message
+        );
+        let bad = CredentialsError::invalid_configuration("role_arn without source_profile");
+        let f = classify_credentials_error(&bad);
+        assert!(
+            f.message.starts_with("invalid credential configuration: "),
+            "{}",
+            f.message
+        );
+        let none = CredentialsError::not_loaded("no keys");
+        assert_eq!(
+            classify_credentials_error(&none).class,
+            Class::CredentialsMissing
+        );
         let plain = CredentialsError::provider_error(std::io::Error::other("file gone"));
         let f = classify_credentials_error(&plain);
         assert_eq!(f.class, Class::CredentialsError);
