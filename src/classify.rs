@@ -583,6 +583,34 @@ mod tests {
 
     type StsError = aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
+    /// An error and its sources, each said once, empty ones left out.
+    #[test]
+    fn chain_text_says_each_cause_once() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for E {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                self.1.as_deref().map(|e| e as &(dyn StdError + 'static))
+            }
+        }
+        let e = E(
+            "dispatch failure",
+            Some(Box::new(E(
+                "",
+                Some(Box::new(E(
+                    "connection refused",
+                    Some(Box::new(E("connection refused", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(chain_text(&e), "dispatch failure: connection refused");
+    }
+
     /// Each phrase that marks a signature refused for the clock, alone in
     /// its message; and RequestTimeTooSkewed by its code alone.
     #[test]
@@ -780,6 +808,14 @@ mod tests {
                 SdkError::dispatch_failure(ConnectorError::other(Box::new(io()), None)),
                 Class::EndpointUnreachable,
                 "could not reach the endpoint: ",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::other(
+                    Box::new(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow")),
+                    None,
+                )),
+                Class::Other,
+                "request not sent: ",
             ),
             (
                 SdkError::construction_failure("no region"),
