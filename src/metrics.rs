@@ -516,6 +516,55 @@ mod tests {
         );
     }
 
+    /// A probe not run because its role was refused counts once, as an
+    /// authentication failure, not also as a blind probe.
+    #[test]
+    fn not_run_for_an_auth_failure_is_not_also_blind() {
+        let refused = ProbeResult::from_failure(
+            id("orders", ProbeKind::Read, Expectation::Allow),
+            Outcome::NotRun,
+            Failure::new(Class::AccessDenied, "AssumeRole refused"),
+            0.0,
+        );
+        let r = Report::new(
+            IdentityReport::default(),
+            vec![refused],
+            "us-east-1".into(),
+            1.0,
+        );
+        let d = datums(&r, &MetricsConfig::default(), "prod");
+        assert_eq!(find(&d, "ProbesNotRun", &[]).unwrap().value, 0.0);
+        assert_eq!(find(&d, "AuthFailures", &[]).unwrap().value, 1.0);
+    }
+
+    /// The contract names how often each metric is published, in words the
+    /// README and the alarms' docs use.
+    #[test]
+    fn the_contract_says_when_each_metric_is_published() {
+        let c = contract_json();
+        let published = |name: &str| {
+            c["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == name)
+                .map(|m| m["published"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        assert_eq!(published("UnhealthyRuns"), "every_run");
+        assert_eq!(published("CredentialSecondsToExpiry"), "when_known");
+        assert_eq!(published("UnexpectedAccess"), "every_run");
+        assert_eq!(Published::OnFailure.as_str(), "on_failure");
+        for m in CONTRACT {
+            let p = published(m.name);
+            assert!(
+                ["every_run", "when_known", "on_failure"].contains(&p.as_str()),
+                "{}: {p}",
+                m.name
+            );
+        }
+    }
+
     #[test]
     fn a_configuration_error_run_is_counted_unhealthy() {
         let d = config_error_datums("prod");

@@ -436,14 +436,9 @@ impl Config {
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                ConfigError::Syntax {
-                    origin: origin.to_string(),
-                    line: inner.line(),
-                    column: inner.column(),
-                    message: strip_position(&inner.to_string()),
-                }
-            } else {
+            // The text already parsed as JSON above: what fails here is a
+            // field, never the syntax.
+            {
                 ConfigError::Field {
                     origin: origin.to_string(),
                     path: if path == "." {
@@ -789,5 +784,37 @@ mod tests {
         assert!(e.contains("targets[0].key: must be a JSON object"), "{e}");
         let e = parse("\u{feff}{\"targets\": [{\"table\": \"abc\"}]}").unwrap_err();
         assert!(e.contains("byte-order mark"), "{e}");
+    }
+
+    /// The names the report, the logs and the policies use are the
+    /// configuration's own words, and each probe names the IAM actions its
+    /// policy grants.
+    #[test]
+    fn names_are_the_configurations_words() {
+        let serde_name = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for k in [ProbeKind::Describe, ProbeKind::Read, ProbeKind::Write] {
+            assert_eq!(k.as_str(), serde_name(serde_json::to_value(k).unwrap()));
+        }
+        for e in [Expectation::Allow, Expectation::Deny] {
+            assert_eq!(e.as_str(), serde_name(serde_json::to_value(e).unwrap()));
+        }
+        for s in [
+            SinkKind::Auto,
+            SinkKind::Cloudwatch,
+            SinkKind::Emf,
+            SinkKind::None,
+        ] {
+            assert_eq!(s.as_str(), serde_name(serde_json::to_value(s).unwrap()));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        for d in [Detail::Summary, Detail::Probe] {
+            assert_eq!(d.as_str(), serde_name(serde_json::to_value(d).unwrap()));
+        }
+        assert_eq!(ProbeKind::Describe.actions(), ["dynamodb:DescribeTable"]);
+        assert_eq!(ProbeKind::Read.actions(), ["dynamodb:GetItem"]);
+        assert_eq!(
+            ProbeKind::Write.actions(),
+            ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+        );
     }
 }
