@@ -380,6 +380,38 @@ mod tests {
         assert!(e.contains("--ssm-parameter"), "{e}");
     }
 
+    /// A slot's policy as the template renders it: DescribeTable without a
+    /// condition, GetItem and PutItem/DeleteItem under LeadingKeys, empty
+    /// lists left out; and its length counted without rendering it.
+    #[test]
+    fn a_slots_policy_has_its_statements_and_counted_length() {
+        let arn = |t: &str| format!("arn:aws:dynamodb:us-east-1:123456789012:table/{t}");
+        let keys = vec!["canary-sentinel".to_string()];
+        let slot = Slot {
+            describe: vec![arn("aaa"), arn("bbb")],
+            read: vec![arn("aaa")],
+            write: vec![arn("ccc")],
+        };
+        let doc = slot.policy_document(&keys);
+        let cond = crate::iam::leading_keys_condition(&keys);
+        assert_eq!(
+            doc["Statement"],
+            serde_json::json!([
+                {"Effect": "Allow", "Action": ["dynamodb:DescribeTable"], "Resource": [arn("aaa"), arn("bbb")]},
+                {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [arn("aaa")], "Condition": cond},
+                {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": [arn("ccc")], "Condition": cond},
+            ])
+        );
+        assert_eq!(slot.policy_chars(&keys), doc.to_string().len());
+        let reads_only = Slot {
+            read: vec![arn("aaa"), arn("ddd")],
+            ..Slot::default()
+        };
+        let doc = reads_only.policy_document(&keys);
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(reads_only.policy_chars(&keys), doc.to_string().len());
+    }
+
     #[test]
     fn more_tables_than_slots_and_commas_are_refused() {
         let regions = r#"["us-east-1","us-east-2","us-west-1","us-west-2","eu-west-1","eu-west-2","eu-west-3","eu-north-1","ap-south-1","ap-northeast-1"]"#;
