@@ -657,6 +657,9 @@ mod tests {
         ] {
             assert_eq!(parse_body(page), ParsedBody::default(), "{page}");
         }
+        // Nor is text that merely quotes XML tags.
+        let text = "upstream said: <Code>AccessDenied</Code>";
+        assert_eq!(parse_body(text), ParsedBody::default());
         let xml = "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>";
         assert_eq!(parse_body(xml).code.as_deref(), Some("AccessDenied"));
     }
