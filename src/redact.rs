@@ -245,6 +245,13 @@ mod tests {
             String::from_utf8(w.0).unwrap(),
             "key AKIA************MPLE\n"
         );
+        // Flushing reaches the writer underneath (a log line must not wait
+        // in a buffer when the process is killed after a run).
+        let mut w = ScrubbingWriter(std::io::BufWriter::new(Vec::new()));
+        w.write_all(b"line").unwrap();
+        assert!(w.0.get_ref().is_empty());
+        w.flush().unwrap();
+        assert_eq!(w.0.get_ref(), b"line");
     }
 
     #[test]
