@@ -168,12 +168,7 @@ pub fn parameters(
     };
     let needs: Needs = crate::iam::needs(config, &scope, origin)?;
     let slots = pack(&needs, MAX_MANAGED_POLICY_CHARS - 400);
-    if slots.len() > SLOTS {
-        return Err(err(format!(
-            "the tables need {} managed policies of at most {MAX_MANAGED_POLICY_CHARS} characters; the template has {SLOTS}: split the configuration into two deployments",
-            slots.len()
-        )));
-    }
+    check_slot_count(slots.len()).map_err(err)?;
     let mut out: Vec<(String, String)> = Vec::new();
     let inline = match &opts.ssm_parameter {
         Some(_) => String::new(),
@@ -208,15 +203,29 @@ pub fn parameters(
     out.push(("LeadingKeyValues".into(), needs.leading_keys.join(",")));
     out.push(("KmsKeyArns".into(), join(&needs.kms)));
     out.push(("AssumeRoleArns".into(), join(&needs.roles)));
-    for (k, v) in &out {
-        if v.len() > MAX_PARAMETER_BYTES {
-            return Err(err(format!(
-                "{k} would be {} bytes; CloudFormation allows {MAX_PARAMETER_BYTES} per parameter",
-                v.len()
-            )));
-        }
-    }
+    check_parameter_lengths(&out).map_err(err)?;
     Ok(out)
+}
+
+/// Refuses a packing that needs more managed policies than the template's slots.
+fn check_slot_count(n: usize) -> Result<(), String> {
+    if n > SLOTS {
+        return Err(format!(
+            "the tables need {n} managed policies of at most {MAX_MANAGED_POLICY_CHARS} characters; the template has {SLOTS}: split the configuration into two deployments"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a parameter value longer than CloudFormation takes.
+fn check_parameter_lengths(params: &[(String, String)]) -> Result<(), String> {
+    match params.iter().find(|(_, v)| v.len() > MAX_PARAMETER_BYTES) {
+        Some((k, v)) => Err(format!(
+            "{k} would be {} bytes; CloudFormation allows {MAX_PARAMETER_BYTES} per parameter",
+            v.len()
+        )),
+        None => Ok(()),
+    }
 }
 
 fn join(set: &BTreeSet<String>) -> String {
@@ -346,6 +355,30 @@ mod tests {
             ..opts()
         };
         let p = parameters(&c, &text, &with_ssm, "c.json").unwrap();
+        // The slots as the template receives them keep the margin under
+        // IAM's limit for the Sids and names it adds.
+        let list = |k: String| -> Vec<String> {
+            get(&p, &k)
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let mut filled = 0;
+        for n in 1..=SLOTS {
+            let slot = Slot {
+                describe: list(format!("Slot{n}DescribeTableArns")),
+                read: list(format!("Slot{n}ReadTableArns")),
+                write: list(format!("Slot{n}WriteTableArns")),
+            };
+            let keys: Vec<String> = list("LeadingKeyValues".into());
+            assert!(
+                slot.policy_chars(&keys) <= MAX_MANAGED_POLICY_CHARS - 400,
+                "slot {n}"
+            );
+            filled += usize::from(slot != Slot::default());
+        }
+        assert!(filled >= 2, "a configuration this size needs several slots");
         assert_eq!(get(&p, "CanaryConfig"), "");
         assert_eq!(get(&p, "ConfigParameterName"), "/canary/prod/config");
         assert!(p.iter().all(|(_, v)| v.len() <= MAX_PARAMETER_BYTES));
@@ -378,6 +411,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--ssm-parameter"), "{e}");
+    }
+
+    /// The limits at their edges: exactly as many slots as the template
+    /// has, parameters of exactly 4,096 bytes, an inline configuration of
+    /// exactly 3,072 bytes; one more is refused, naming the limit.
+    #[test]
+    fn limits_hold_at_their_edges() {
+        assert!(check_slot_count(SLOTS).is_ok());
+        let e = check_slot_count(SLOTS + 1).unwrap_err();
+        assert!(e.contains("need 9 managed policies"), "{e}");
+        let param = |n: usize| {
+            vec![
+                ("A".to_string(), String::new()),
+                ("Big".to_string(), "x".repeat(n)),
+            ]
+        };
+        assert!(check_parameter_lengths(&param(MAX_PARAMETER_BYTES)).is_ok());
+        let e = check_parameter_lengths(&param(MAX_PARAMETER_BYTES + 1)).unwrap_err();
+        assert!(e.starts_with("Big would be 4097 bytes"), "{e}");
+        let config = |n: usize| format!("{{\"x\":\"{}\"}}", "a".repeat(n - 8));
+        assert_eq!(
+            config(MAX_INLINE_CONFIG_BYTES).len(),
+            MAX_INLINE_CONFIG_BYTES
+        );
+        assert!(inline_config(&config(MAX_INLINE_CONFIG_BYTES)).is_ok());
+        let e = inline_config(&config(MAX_INLINE_CONFIG_BYTES + 1)).unwrap_err();
+        assert!(e.contains("3073 bytes minified"), "{e}");
+        for quoted in [r#"{"x":"it's"}"#, r#"{"x":"a\\b"}"#] {
+            let e = inline_config(quoted).unwrap_err();
+            assert!(e.contains("' or \\"), "{quoted}: {e}");
+        }
     }
 
     /// A slot's policy as the template renders it: DescribeTable without a
