@@ -229,6 +229,25 @@ mod tests {
         .is_none());
     }
 
+    /// The ARN of the denying policy ends where the message's punctuation
+    /// does; an ARN before the reason clause is never taken for it, even
+    /// right before it; the layer prints as its name.
+    #[test]
+    fn policy_arns_end_at_punctuation_and_start_after_the_clause() {
+        let deny = "with an explicit deny in a service control policy: ";
+        let arn = "arn:aws:organizations::123456789012:policy/o-a1/service_control_policy/p-1";
+        for end in [" and more", ", then", ") x", "\" x", "."] {
+            let d = denied_by(&format!("User: u is not authorized {deny}{arn}{end}"));
+            assert_eq!(d.policy_arn.as_deref(), Some(arn), "{end:?}");
+            assert_eq!(d.layer, Layer::Scp);
+        }
+        let d = denied_by("U: arn:u because no identity-based policy allows it");
+        assert_eq!(d.layer, Layer::IdentityPolicy);
+        assert_eq!(d.policy_arn, None);
+        assert_eq!(Layer::Scp.to_string(), "scp");
+        assert_eq!(Layer::TrustPolicy.to_string(), Layer::TrustPolicy.as_str());
+    }
+
     #[test]
     fn hints_name_who_can_fix_it() {
         assert!(Layer::Scp

@@ -184,6 +184,21 @@ mod tests {
     }
 
     #[test]
+    fn the_roots_come_from_the_systems_bundle_unless_ssl_variables_choose() {
+        let chosen = std::env::var_os("SSL_CERT_FILE").is_some()
+            || std::env::var_os("SSL_CERT_DIR").is_some();
+        let bundle = BUNDLES.iter().find_map(|p| std::fs::read(p).ok());
+        match (chosen, bundle) {
+            (false, Some(pem)) => {
+                let roots = bundle_roots().expect("roots from the bundle");
+                assert_eq!(Some(roots), usable_roots(&pem));
+            }
+            // The platform's loader decides: nothing of ours to check.
+            _ => assert_eq!(bundle_roots(), None),
+        }
+    }
+
+    #[test]
     fn garbage_and_broken_certificates_are_left_out_not_fatal() {
         assert_eq!(usable_roots(b""), None);
         assert_eq!(usable_roots(b"not pem at all"), None);
