@@ -319,6 +319,31 @@ mod tests {
         assert!(other.statements.is_empty());
     }
 
+    /// A table given by its ARN in the canary's own account is the canary's
+    /// to probe; a must-deny target gets nothing, its role included (as the
+    /// README says).
+    #[test]
+    fn own_account_table_arns_and_must_deny_roles() {
+        let c = config(
+            r#"{"targets":[
+                {"table":"arn:aws:dynamodb:us-east-1:123456789012:table/own","regions":["us-east-1"]},
+                {"table":"secret","probes":["read"],"expect":"deny",
+                 "role_arn":"arn:aws:iam::210987654321:role/DenyProbe"}]}"#,
+        );
+        let d = policy(&c, &scope(None), "c.json").unwrap();
+        let sids: Vec<&str> = d.statements.iter().map(|s| s.sid).collect();
+        assert!(!sids.contains(&"AssumeTargetRoles"), "{sids:?}");
+        let describe = d
+            .statements
+            .iter()
+            .find(|s| s.sid == "DescribeTables")
+            .unwrap();
+        assert_eq!(
+            describe.resource,
+            ["arn:aws:dynamodb:us-east-1:123456789012:table/own"]
+        );
+    }
+
     #[test]
     fn what_cannot_be_a_policy_is_refused() {
         let e = policy(
