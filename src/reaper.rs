@@ -40,6 +40,12 @@ pub fn kill_descendants() -> usize {
         for &p in &stopped {
             signal(p, libc::SIGKILL);
         }
+        // A kill is delivered, not awaited: give them a moment to be gone,
+        // so that nothing of theirs runs after the canary has returned.
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while stopped.iter().any(|&p| running(p)) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
         stopped.len()
     }
     #[cfg(not(target_os = "linux"))]
@@ -54,6 +60,15 @@ fn signal(pid: u32, sig: i32) {
             libc::kill(pid, sig);
         }
     }
+}
+
+/// Whether `pid` exists and is not a zombie (`/proc/<pid>/stat`).
+#[cfg(target_os = "linux")]
+pub fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().and_then(|r| r.trim().chars().next()))
+        .is_some_and(|state| !matches!(state, 'Z' | 'X'))
 }
 
 /// The direct children of `pid`, from each of its threads' `children` file.
