@@ -76,10 +76,23 @@ fn tls_context() -> TlsContext {
 /// `SSL_CERT_FILE` or `SSL_CERT_DIR` choose roots (the platform's loader
 /// honours them). `None` leaves the choice to the platform's loader.
 fn bundle_roots() -> Option<Vec<u8>> {
-    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+    let chosen = chosen_by_env(|v| std::env::var_os(v).is_some());
+    roots_from(chosen, BUNDLES)
+}
+
+/// Whether the environment chooses the roots (`is_set` tells whether a
+/// variable is set).
+fn chosen_by_env(is_set: impl Fn(&str) -> bool) -> bool {
+    is_set("SSL_CERT_FILE") || is_set("SSL_CERT_DIR")
+}
+
+/// The usable roots of the first readable file of `bundles`, unless the
+/// environment `chosen` them.
+fn roots_from(chosen: bool, bundles: &[&str]) -> Option<Vec<u8>> {
+    if chosen {
         return None;
     }
-    BUNDLES
+    bundles
         .iter()
         .find_map(|path| std::fs::read(path).ok())
         .and_then(|pem| usable_roots(&pem))
@@ -184,18 +197,21 @@ mod tests {
     }
 
     #[test]
-    fn the_roots_come_from_the_systems_bundle_unless_ssl_variables_choose() {
-        let chosen = std::env::var_os("SSL_CERT_FILE").is_some()
-            || std::env::var_os("SSL_CERT_DIR").is_some();
-        let bundle = BUNDLES.iter().find_map(|p| std::fs::read(p).ok());
-        match (chosen, bundle) {
-            (false, Some(pem)) => {
-                let roots = bundle_roots().expect("roots from the bundle");
-                assert_eq!(Some(roots), usable_roots(&pem));
-            }
-            // The platform's loader decides: nothing of ours to check.
-            _ => assert_eq!(bundle_roots(), None),
-        }
+    fn the_roots_come_from_the_first_bundle_unless_ssl_variables_choose() {
+        assert!(chosen_by_env(|v| v == "SSL_CERT_FILE"));
+        assert!(chosen_by_env(|v| v == "SSL_CERT_DIR"));
+        assert!(!chosen_by_env(|_| false));
+        let Some((path, pem)) = BUNDLES
+            .iter()
+            .find_map(|p| std::fs::read(p).ok().map(|b| (*p, b)))
+        else {
+            return; // no system bundle on this machine: nothing to read
+        };
+        let missing = "/nonexistent/ca-bundle.crt";
+        assert_eq!(roots_from(false, &[missing, path]), usable_roots(&pem));
+        assert!(roots_from(false, &[missing, path]).is_some());
+        assert_eq!(roots_from(true, &[path]), None);
+        assert_eq!(roots_from(false, &[missing]), None);
     }
 
     #[test]
