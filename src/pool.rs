@@ -438,6 +438,51 @@ mod tests {
         }
     }
 
+    /// Never finishes; counts how many of its calls were dropped.
+    #[derive(Default)]
+    struct Stuck {
+        dropped: Arc<AtomicUsize>,
+    }
+
+    struct CountDrop(Arc<AtomicUsize>);
+    impl Drop for CountDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Runner for Stuck {
+        async fn run(self: &Arc<Self>, _: &Arc<Pool>, _: Work, _: Region) {
+            let _guard = CountDrop(Arc::clone(&self.dropped));
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Past the deadline the run stops its workers: nothing keeps calling
+    /// AWS after the report (in Lambda, into the next invocation).
+    #[tokio::test]
+    async fn stop_ends_the_workers_where_they_are() {
+        let pool = Pool::new(
+            units(r#"{"targets":[{"table":"aaa","regions":["us-east-1","eu-west-1"]}]}"#),
+            Limits {
+                concurrency: 8,
+                region_concurrency: 8,
+                describe_per_second: 2_500,
+            },
+        );
+        let runner = Arc::new(Stuck::default());
+        let ran = tokio::time::timeout(Duration::from_millis(50), pool.run_all(&runner)).await;
+        assert!(ran.is_err(), "stuck work never finishes");
+        assert_eq!(runner.dropped.load(Ordering::SeqCst), 0);
+        pool.stop();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            runner.dropped.load(Ordering::SeqCst),
+            2,
+            "both calls dropped"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn describe_is_paced_per_region() {
         let json = r#"{"targets":[{"table":"aaa","regions":["us-east-1","eu-west-1"]},
