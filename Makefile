@@ -62,7 +62,8 @@ fuzz-smoke: setup-fuzz
 # cargo-mutants (pinned) over the modules of .cargo/mutants.toml, each mutant against the full
 # suite. Hours on 2 cores, so not in CI. In place: the working tree is mutated while it runs (the
 # tests need .venv and node_modules beside the sources); do not edit src/ meanwhile. Results go
-# to mutants.out/. MUTANTS_ARGS passes more, e.g. MUTANTS_ARGS="-f src/redact.rs".
+# to mutants.out/. MUTANTS_ARGS passes more; to run some files only, leave the config's list out:
+# MUTANTS_ARGS="--no-config --minimum-test-timeout 180 -f src/redact.rs".
 $(TOOLS)/.cargo-mutants-$(CARGO_MUTANTS_VERSION).stamp:
 	cargo install --locked --root $(TOOLS) cargo-mutants --version $(CARGO_MUTANTS_VERSION)
 	touch $@
