@@ -3,7 +3,9 @@
 //! configured tables in the configured regions, `dynamodb:LeadingKeys`
 //! limited to the sentinel and configured key values, `kms:Decrypt` on the
 //! tables' customer managed keys, PutMetricData in one namespace, and
-//! AssumeRole on exactly the configured roles. Must-deny targets get nothing.
+//! AssumeRole on exactly the configured roles. Must-deny targets get no
+//! table permission; one reached through a role still gets AssumeRole on
+//! that role, since its probe runs as the role.
 //! The same computation gives the permission policy of a cross-account
 //! target role (`--target-account`).
 
@@ -144,7 +146,9 @@ pub fn needs(config: &Config, scope: &Scope, origin: &str) -> Result<Needs, Conf
         ..Needs::default()
     };
     for unit in plan(config, &scope.region) {
-        if scope.target_account.is_none() && unit.expect == Expectation::Allow {
+        // The way into the target's account, not the permission a
+        // must-deny probe proves absent: without it the probe never runs.
+        if scope.target_account.is_none() {
             if let Some(role) = &unit.role {
                 n.roles.insert(role.role_arn.as_str().to_string());
             }
@@ -320,8 +324,8 @@ mod tests {
     }
 
     /// A table given by its ARN in the canary's own account is the canary's
-    /// to probe; a must-deny target gets nothing, its role included (as the
-    /// README says).
+    /// to probe; a must-deny target gets no table permission, but AssumeRole
+    /// on its role (else its probe is never run and pages as not run).
     #[test]
     fn own_account_table_arns_and_must_deny_roles() {
         let c = config(
@@ -331,8 +335,16 @@ mod tests {
                  "role_arn":"arn:aws:iam::210987654321:role/DenyProbe"}]}"#,
         );
         let d = policy(&c, &scope(None), "c.json").unwrap();
-        let sids: Vec<&str> = d.statements.iter().map(|s| s.sid).collect();
-        assert!(!sids.contains(&"AssumeTargetRoles"), "{sids:?}");
+        let assume = d
+            .statements
+            .iter()
+            .find(|s| s.sid == "AssumeTargetRoles")
+            .unwrap();
+        assert_eq!(
+            assume.resource,
+            ["arn:aws:iam::210987654321:role/DenyProbe"]
+        );
+        assert!(!serde_json::to_string(&d).unwrap().contains("secret"));
         let describe = d
             .statements
             .iter()

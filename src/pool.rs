@@ -323,7 +323,13 @@ mod tests {
                 let r = peak.1.entry(region.clone()).or_default();
                 *r = (*r).max(now.1[&region]);
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Discovery takes longer than a chain, so that the regions it
+            // finds may have no worker left when it pushes to them.
+            let took = match work {
+                Work::Discover { .. } => 20,
+                Work::Chain { .. } => 5,
+            };
+            tokio::time::sleep(Duration::from_millis(took)).await;
             {
                 let mut now = lock(&self.now);
                 now.0 -= 1;
@@ -438,6 +444,79 @@ mod tests {
         }
     }
 
+    /// A region whose workers all left (its queue ran dry) gets a worker
+    /// again when discovery later queues work there.
+    #[tokio::test]
+    async fn a_region_whose_workers_left_starts_one_for_new_work() {
+        let pool = Pool::new(
+            units(
+                r#"{"targets":[{"table":"aaa","regions":["eu-west-1"]},
+                    {"table":"global","regions":"replicas","home_region":"us-west-2"}]}"#,
+            ),
+            Limits {
+                concurrency: 8,
+                region_concurrency: 1,
+                describe_per_second: 2_500,
+            },
+        );
+        let runner = Arc::new(Counting::default());
+        tokio::time::timeout(Duration::from_secs(10), pool.run_all(&runner))
+            .await
+            .expect("the pool finishes");
+        let ran = lock(&runner.ran).clone();
+        let eu = Region::parse("eu-west-1").unwrap();
+        // aaa's chain (done at 5 ms), then the global table's (queued at 20).
+        assert_eq!(ran.iter().filter(|(_, r)| *r == eu).count(), 2, "{ran:?}");
+        assert!(lock(&pool.queues).values().all(|q| q.workers == 0));
+    }
+
+    /// Discovery fails in the home region: the unit ends there, with the
+    /// failure's results.
+    struct DiscoveryFails;
+
+    impl Runner for DiscoveryFails {
+        async fn run(self: &Arc<Self>, pool: &Arc<Pool>, work: Work, region: Region) {
+            let result = |id| {
+                ProbeResult::from_failure(
+                    id,
+                    Outcome::Fail,
+                    crate::classify::Failure::new(crate::classify::Class::AccessDenied, "no"),
+                    0.0,
+                )
+            };
+            match work {
+                Work::Discover { unit } => {
+                    let ids = pool.units[unit].ids_in(&region);
+                    pool.discovery_failed(unit, region, ids.into_iter().map(result).collect());
+                }
+                Work::Chain { .. } => unreachable!("no chain runs without regions"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_discovery_ends_the_unit_in_its_home_region() {
+        let pool = Pool::new(
+            units(
+                r#"{"targets":[{"table":"global","regions":"replicas","home_region":"us-west-2"}]}"#,
+            ),
+            Limits {
+                concurrency: 8,
+                region_concurrency: 8,
+                describe_per_second: 2_500,
+            },
+        );
+        pool.run_all(&Arc::new(DiscoveryFails)).await;
+        let states = pool.take();
+        assert_eq!(states.len(), 1);
+        let home = Region::parse("us-west-2").unwrap();
+        assert_eq!(states[0].regions, Some(vec![home]));
+        let done: Vec<&Vec<ProbeResult>> = states[0].done.iter().flatten().collect();
+        assert_eq!(done.len(), 1);
+        assert!(!done[0].is_empty());
+        assert!(done[0].iter().all(|r| r.outcome == Outcome::Fail));
+    }
+
     /// Never finishes; counts how many of its calls were dropped.
     #[derive(Default)]
     struct Stuck {
@@ -503,6 +582,31 @@ mod tests {
         // pacer for both would start the sixth at 250 ms). The clock is
         // tokio's paused one: exact, whatever the machine's load.
         assert_eq!(started.elapsed(), Duration::from_millis(105));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn chains_without_a_describe_are_not_paced() {
+        let target = |t: &str| {
+            format!(r#"{{"table":"{t}","regions":["us-east-1"],"key":{{"pk":{{"S":"k"}}}}}}"#)
+        };
+        let json = format!(
+            r#"{{"defaults":{{"probes":["read"]}},"targets":[{},{},{}]}}"#,
+            target("aaa"),
+            target("bbb"),
+            target("ccc")
+        );
+        let pool = Pool::new(
+            units(&json),
+            Limits {
+                concurrency: 64,
+                region_concurrency: 64,
+                describe_per_second: 1,
+            },
+        );
+        let started = Instant::now();
+        pool.run_all(&Arc::new(Counting::default())).await;
+        // Paced at one a second, the third would start at 2 s.
+        assert_eq!(started.elapsed(), Duration::from_millis(5));
     }
 
     #[test]

@@ -42,14 +42,33 @@ pub fn kill_descendants() -> usize {
         }
         // A kill is delivered, not awaited: give them a moment to be gone,
         // so that nothing of theirs runs after the canary has returned.
-        let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
-        while stopped.iter().any(|&p| running(p)) && std::time::Instant::now() < until {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+        wait_gone(&stopped, KILL_WAIT, running);
         stopped.len()
     }
     #[cfg(not(target_os = "linux"))]
     0
+}
+
+/// How long [`kill_descendants`] waits for killed processes to be gone.
+#[cfg(target_os = "linux")]
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Polls `running` until none of `pids` runs or `within` has passed;
+/// returns whether they are all gone.
+#[cfg(target_os = "linux")]
+fn wait_gone(
+    pids: &std::collections::BTreeSet<u32>,
+    within: std::time::Duration,
+    running: impl Fn(u32) -> bool,
+) -> bool {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let gone = !pids.iter().any(|&p| running(p));
+        if gone || std::time::Instant::now() >= until {
+            return gone;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -106,8 +125,65 @@ pub fn descendants(pid: u32) -> Vec<u32> {
 mod tests {
     use super::*;
 
+    /// The tests that start processes take turns: one of them kills every
+    /// descendant of the test process.
+    static PROCESSES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        PROCESSES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[test]
+    fn a_process_runs_until_it_is_a_zombie() {
+        let _turn = one_at_a_time();
+        let mut child = std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(running(pid), "a sleeping child runs");
+        assert!(running(std::process::id()), "this process runs");
+        signal(pid, libc::SIGKILL);
+        // Killed, not yet reaped: a zombie, which no longer runs.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while running(pid) {
+            assert!(std::time::Instant::now() < deadline, "never died");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(child.try_wait().unwrap().is_some(), "it was a zombie");
+        assert!(!running(pid), "reaped: gone");
+    }
+
+    #[test]
+    fn the_wait_for_kills_ends_when_all_are_gone_or_at_its_limit() {
+        use std::time::{Duration, Instant};
+        let pids: std::collections::BTreeSet<u32> = [10, 11].into();
+        // Gone already: no wait at all, however long the limit.
+        let t = Instant::now();
+        assert!(wait_gone(&pids, Duration::from_secs(30), |_| false));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // Never gone: the limit, not less.
+        let t = Instant::now();
+        assert!(!wait_gone(&pids, Duration::from_millis(60), |_| true));
+        assert!(t.elapsed() >= Duration::from_millis(60));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // Gone after a few looks: it keeps looking until then.
+        let looks = std::cell::Cell::new(0);
+        let running = |p: u32| {
+            if p == 10 {
+                looks.set(looks.get() + 1);
+            }
+            looks.get() < 5
+        };
+        assert!(wait_gone(&pids, Duration::from_secs(30), running));
+        assert_eq!(looks.get(), 5);
+    }
+
     #[test]
     fn a_shell_and_what_it_started_are_found_and_killed() {
+        let _turn = one_at_a_time();
         adopt_orphans();
         let mut sh = std::process::Command::new("sh")
             .args(["-c", "sleep 300 & sleep 300 & wait"])

@@ -220,11 +220,6 @@ impl TableRef {
         &self.0
     }
 
-    /// The table's region, for a table given by ARN.
-    pub fn arn_region(&self) -> Option<&str> {
-        parse_table_arn(&self.0).map(|a| a.region)
-    }
-
     /// The table's name, without the ARN around it.
     pub fn name(&self) -> &str {
         parse_table_arn(&self.0).map_or(self.0.as_str(), |a| a.name)
@@ -244,9 +239,9 @@ impl fmt::Display for TableRef {
 
 deserialize_via_parse!(TableRef, String);
 
-/// The parts of a table ARN.
+/// The parts of a table ARN the canary uses (its region is checked, not kept:
+/// the configuration's `regions` say where a table is probed).
 struct TableArn<'a> {
-    region: &'a str,
     account: &'a str,
     name: &'a str,
 }
@@ -263,11 +258,7 @@ fn parse_table_arn(arn: &str) -> Option<TableArn<'_>> {
         && regions::is_known(region)
         && is_account_id(account)
         && valid_table_name(name);
-    ok.then_some(TableArn {
-        region,
-        account,
-        name,
-    })
+    ok.then_some(TableArn { account, name })
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -748,6 +739,10 @@ mod tests {
         assert_eq!(r.account(), "210987654321");
         assert_eq!(r.name(), "CanaryReader");
         assert!(RoleArn::parse("arn:aws-cn:iam::210987654321:role/R").is_ok());
+        assert_eq!(
+            r.to_string(),
+            "arn:aws:iam::210987654321:role/team/CanaryReader"
+        );
         for bad in [
             "arn:aws:iam::1:role/R",
             "arn:aws:iam::210987654321:user/R",
@@ -759,6 +754,60 @@ mod tests {
         ] {
             assert!(RoleArn::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn kms_key_arns() {
+        let good = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(KmsKeyArn::parse(good).unwrap().as_str(), good);
+        let id = |id: &str| format!("arn:aws:kms:us-west-2:123456789012:key/{id}");
+        assert!(KmsKeyArn::parse(id("k")).is_ok());
+        assert!(KmsKeyArn::parse(id(&"k".repeat(128))).is_ok());
+        assert!(KmsKeyArn::parse("arn:aws-us-gov:kms:us-west-2:123456789012:key/k").is_ok());
+        // Each part wrong alone.
+        for bad in [
+            "urn:aws:kms:us-west-2:123456789012:key/k",
+            "arn:gcp:kms:us-west-2:123456789012:key/k",
+            "arn:aws:iam:us-west-2:123456789012:key/k",
+            "arn:aws:kms:us-west-9:123456789012:key/k",
+            "arn:aws:kms:us-west-2:12345678901:key/k",
+            "arn:aws:kms:us-west-2:123456789012:alias/k",
+            "arn:aws:kms:us-west-2:123456789012:key/",
+            "arn:aws:kms:us-west-2:123456789012:key/has_underscore",
+            &id(&"k".repeat(129)),
+            "arn:aws:kms:us-west-2:123456789012",
+        ] {
+            let e = KmsKeyArn::parse(bad).unwrap_err();
+            assert!(e.contains("is not a KMS key ARN"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn key_values_keep_dynamodb_limits_and_say_which_rule() {
+        let key = |ty: &str, v: &str| {
+            let mut m = serde_json::Map::new();
+            m.insert(ty.to_string(), serde_json::Value::String(v.to_string()));
+            key_attribute(&serde_json::Value::Object(m))
+        };
+        let max = MAX_KEY_VALUE_BYTES;
+        assert!(key("S", &"x".repeat(max)).is_ok());
+        assert_eq!(
+            key("S", &"x".repeat(max + 1)).unwrap_err(),
+            format!("S: longer than {max} bytes")
+        );
+        let b64 = |n: usize| aws_smithy_types::base64::encode(vec![7u8; n]);
+        assert!(key("B", &b64(max)).is_ok());
+        assert_eq!(
+            key("B", &b64(max + 1)).unwrap_err(),
+            format!("B: longer than {max} bytes")
+        );
+        assert!(key("N", &"1".repeat(64)).is_ok());
+        assert_eq!(
+            key("N", &"1".repeat(65)).unwrap_err(),
+            format!("N: \"{}…\" is not a number", "1".repeat(40))
+        );
+        assert_eq!(key("N", "five").unwrap_err(), "N: \"five\" is not a number");
+        assert!(key("BOOL", "true").unwrap_err().contains("must be S, N"));
     }
 
     #[test]
@@ -813,6 +862,28 @@ mod tests {
         }
         let e = serde_json::from_str::<SentinelKey>(r#"{"pk": {"B": "%%%"}}"#).unwrap_err();
         assert!(e.to_string().contains("is not base64"), "{e}");
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            r#"{"pk":{"S":"a"},"sk":{"N":"-5.5e3"}}"#
+        );
+        let named = |name: &str| {
+            serde_json::from_value::<SentinelKey>(serde_json::json!({ name: {"S": "x"} }))
+                .map_err(|e| e.to_string())
+        };
+        assert!(named(&"a".repeat(255)).is_ok());
+        for bad in [String::new(), "a".repeat(256)] {
+            let e = named(&bad).unwrap_err();
+            assert!(
+                e.contains("key attribute names are 1 to 255 characters"),
+                "{e}"
+            );
+        }
+        let e = serde_json::from_str::<SentinelKey>(r#""pk""#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("expected an object naming the key attributes in DynamoDB JSON"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -829,8 +900,15 @@ mod tests {
             serde_json::from_str::<Regions>(r#""replicas""#).unwrap(),
             Regions::Replicas
         );
-        assert!(serde_json::from_str::<Regions>(r#""all""#).is_err());
-        assert!(serde_json::from_str::<Regions>("[]").is_err());
+        let err = |json: &str| {
+            serde_json::from_str::<Regions>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#""all""#).contains(r#""all" is neither a list of regions nor "replicas""#));
+        assert!(err("[]").contains(r#"must list at least one region, or be "replicas""#));
+        // Neither a string nor a list: serde says what was expected.
+        assert!(err("5").contains(r#"expected a list of regions or "replicas""#));
         assert!(serde_json::from_str::<Regions>(r#"["us-east-9"]"#).is_err());
         assert_eq!(
             serde_json::to_string(&Regions::Replicas).unwrap(),
