@@ -50,6 +50,15 @@ fn var<T>(
         .transpose()
 }
 
+/// The non-empty, trimmed items of a comma-separated list.
+fn comma_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 impl Deployment {
     /// Reads the settings from the environment; `name` (a `--canary` flag)
     /// wins over `CANARY_NAME`.
@@ -65,13 +74,7 @@ impl Deployment {
             name,
             namespace: var(ENV_NAMESPACE, Namespace::parse)?,
             expect_role: var(ENV_EXPECT_ROLE_ARN, RoleArn::parse)?,
-            leading_keys: env_var(ENV_LEADING_KEYS).map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }),
+            leading_keys: env_var(ENV_LEADING_KEYS).map(|v| comma_list(&v)),
         })
     }
 
@@ -191,6 +194,13 @@ mod tests {
 
     fn config(text: &str) -> Config {
         Config::from_json_str(text, "t").unwrap()
+    }
+
+    #[test]
+    fn leading_keys_are_a_comma_list() {
+        assert_eq!(comma_list(" a, b,,c ,"), ["a", "b", "c"]);
+        assert!(comma_list("").is_empty());
+        assert!(comma_list(" , ").is_empty());
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn target_role_is_assumed_and_probes_run_as_that_role() {
     let c = json!({"targets": [
         {"table": t, "role_arn": role_arn, "session_name": "cross-account"},
         {"table": t}
-    ], "metrics": {"sink": "none"}});
+    ], "defaults": {"timeout_ms": 10000}, "metrics": {"sink": "none"}});
     let r = check(&c, &user, &["--endpoint-url", &m.url], &[]);
     let j = r.json();
     let p = &j["probes"][0];
