@@ -672,65 +672,58 @@ mod tests {
         use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
         use aws_smithy_types::error::ErrorMetadata;
         let meta = |code: &str, msg: &str| ErrorMetadata::builder().code(code).message(msg).build();
-        let expired = CredentialsError::provider_error(AssumeRoleError::generic(meta(
-            "ExpiredToken",
-            "The security token included in the request is expired",
-        )));
-        let f = classify_credentials_error(&expired);
-        assert_eq!(f.class, Class::AuthExpired);
-        assert!(
-            f.message.starts_with("credential provider: "),
-            "{}",
-            f.message
-        );
-        let web = CredentialsError::provider_error(AssumeRoleWithWebIdentityError::generic(meta(
-            "InvalidClientTokenId",
-            "The security token included in the request is invalid",
-        )));
-        assert_eq!(
-            classify_credentials_error(&web).class,
-            Class::AuthInvalidToken
-        );
-        // Not an auth code: a credentials error, still naming the provider.
-        let other = CredentialsError::provider_error(AssumeRoleError::generic(meta(
-            "RegionDisabledException",
-            "STS is not activated in this region",
-        )));
-        let f = classify_credentials_error(&other);
-        assert_eq!(f.class, Class::CredentialsError);
-        assert!(
-            f.message.starts_with("credential provider: "),
-            "{}",
-            f.message
-        );
-        let slow = CredentialsError::provider_timed_out(std::time::Duration::from_secs(5));
-        let f = classify_credentials_error(&slow);
-        assert_eq!(f.class, Class::CredentialsError);
-        assert!(
-            f.message.starts_with("a credential provider timed out: "),
-            "{}",
-            f.message
-        );
-        let bad = CredentialsError::invalid_configuration("role_arn without source_profile");
-        let f = classify_credentials_error(&bad);
-        assert!(
-            f.message.starts_with("invalid credential configuration: "),
-            "{}",
-            f.message
-        );
-        let none = CredentialsError::not_loaded("no keys");
-        assert_eq!(
-            classify_credentials_error(&none).class,
-            Class::CredentialsMissing
-        );
-        let plain = CredentialsError::provider_error(std::io::Error::other("file gone"));
-        let f = classify_credentials_error(&plain);
-        assert_eq!(f.class, Class::CredentialsError);
-        assert!(
-            f.message.starts_with("a credential provider failed: "),
-            "{}",
-            f.message
-        );
+        let cases = [
+            (
+                CredentialsError::provider_error(AssumeRoleError::generic(meta(
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                ))),
+                Class::AuthExpired,
+                "credential provider: ",
+            ),
+            (
+                CredentialsError::provider_error(AssumeRoleWithWebIdentityError::generic(meta(
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid",
+                ))),
+                Class::AuthInvalidToken,
+                "credential provider: ",
+            ),
+            // Not an auth code: a credentials error, still naming the provider.
+            (
+                CredentialsError::provider_error(AssumeRoleError::generic(meta(
+                    "RegionDisabledException",
+                    "STS is not activated in this region",
+                ))),
+                Class::CredentialsError,
+                "credential provider: ",
+            ),
+            (
+                CredentialsError::provider_timed_out(std::time::Duration::from_secs(5)),
+                Class::CredentialsError,
+                "a credential provider timed out: ",
+            ),
+            (
+                CredentialsError::invalid_configuration("role_arn without source_profile"),
+                Class::CredentialsError,
+                "invalid credential configuration: ",
+            ),
+            (
+                CredentialsError::not_loaded("no keys"),
+                Class::CredentialsMissing,
+                "",
+            ),
+            (
+                CredentialsError::provider_error(std::io::Error::other("file gone")),
+                Class::CredentialsError,
+                "a credential provider failed: ",
+            ),
+        ];
+        for (error, class, prefix) in cases {
+            let f = classify_credentials_error(&error);
+            assert_eq!(f.class, class, "{error:?}");
+            assert!(f.message.starts_with(prefix), "{prefix:?}: {}", f.message);
+        }
     }
 
     /// A service-side error code decides the class even when the status

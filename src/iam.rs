@@ -335,23 +335,14 @@ mod tests {
                  "role_arn":"arn:aws:iam::210987654321:role/DenyProbe"}]}"#,
         );
         let d = policy(&c, &scope(None), "c.json").unwrap();
-        let assume = d
-            .statements
-            .iter()
-            .find(|s| s.sid == "AssumeTargetRoles")
-            .unwrap();
+        let by_sid = |sid: &str| d.statements.iter().find(|s| s.sid == sid).unwrap();
         assert_eq!(
-            assume.resource,
+            by_sid("AssumeTargetRoles").resource,
             ["arn:aws:iam::210987654321:role/DenyProbe"]
         );
         assert!(!serde_json::to_string(&d).unwrap().contains("secret"));
-        let describe = d
-            .statements
-            .iter()
-            .find(|s| s.sid == "DescribeTables")
-            .unwrap();
         assert_eq!(
-            describe.resource,
+            by_sid("DescribeTables").resource,
             ["arn:aws:dynamodb:us-east-1:123456789012:table/own"]
         );
     }

@@ -362,6 +362,14 @@ mod tests {
         }
     }
 
+    fn limits(concurrency: usize, region_concurrency: usize, describe_per_second: u32) -> Limits {
+        Limits {
+            concurrency,
+            region_concurrency,
+            describe_per_second,
+        }
+    }
+
     fn units(json: &str) -> Vec<Unit> {
         let c = Config::from_json_str(json, "t").unwrap();
         crate::plan::plan(&c, &Region::parse("us-east-1").unwrap())
@@ -380,11 +388,7 @@ mod tests {
     async fn run_with(concurrency: usize, region_concurrency: usize) -> (Arc<Pool>, Arc<Counting>) {
         let pool = Pool::new(
             forty_tables_and_a_global_one(),
-            Limits {
-                concurrency,
-                region_concurrency,
-                describe_per_second: 2_500,
-            },
+            limits(concurrency, region_concurrency, 2_500),
         );
         let runner = Arc::new(Counting::default());
         tokio::time::timeout(Duration::from_secs(10), pool.run_all(&runner))
@@ -453,11 +457,7 @@ mod tests {
                 r#"{"targets":[{"table":"aaa","regions":["eu-west-1"]},
                     {"table":"global","regions":"replicas","home_region":"us-west-2"}]}"#,
             ),
-            Limits {
-                concurrency: 8,
-                region_concurrency: 1,
-                describe_per_second: 2_500,
-            },
+            limits(8, 1, 2_500),
         );
         let runner = Arc::new(Counting::default());
         tokio::time::timeout(Duration::from_secs(10), pool.run_all(&runner))
@@ -500,11 +500,7 @@ mod tests {
             units(
                 r#"{"targets":[{"table":"global","regions":"replicas","home_region":"us-west-2"}]}"#,
             ),
-            Limits {
-                concurrency: 8,
-                region_concurrency: 8,
-                describe_per_second: 2_500,
-            },
+            limits(8, 8, 2_500),
         );
         pool.run_all(&Arc::new(DiscoveryFails)).await;
         let states = pool.take();
@@ -543,11 +539,7 @@ mod tests {
     async fn stop_ends_the_workers_where_they_are() {
         let pool = Pool::new(
             units(r#"{"targets":[{"table":"aaa","regions":["us-east-1","eu-west-1"]}]}"#),
-            Limits {
-                concurrency: 8,
-                region_concurrency: 8,
-                describe_per_second: 2_500,
-            },
+            limits(8, 8, 2_500),
         );
         let runner = Arc::new(Stuck::default());
         let ran = tokio::time::timeout(Duration::from_millis(50), pool.run_all(&runner)).await;
@@ -567,14 +559,7 @@ mod tests {
         let json = r#"{"targets":[{"table":"aaa","regions":["us-east-1","eu-west-1"]},
                                    {"table":"bbb","regions":["us-east-1","eu-west-1"]},
                                    {"table":"ccc","regions":["us-east-1","eu-west-1"]}]}"#;
-        let pool = Pool::new(
-            units(json),
-            Limits {
-                concurrency: 64,
-                region_concurrency: 64,
-                describe_per_second: 20,
-            },
-        );
+        let pool = Pool::new(units(json), limits(64, 64, 20));
         let started = Instant::now();
         pool.run_all(&Arc::new(Counting::default())).await;
         // Three describes per region at 20 per second: the third starts at
@@ -595,14 +580,7 @@ mod tests {
             target("bbb"),
             target("ccc")
         );
-        let pool = Pool::new(
-            units(&json),
-            Limits {
-                concurrency: 64,
-                region_concurrency: 64,
-                describe_per_second: 1,
-            },
-        );
+        let pool = Pool::new(units(&json), limits(64, 64, 1));
         let started = Instant::now();
         pool.run_all(&Arc::new(Counting::default())).await;
         // Paced at one a second, the third would start at 2 s.

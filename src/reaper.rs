@@ -56,7 +56,7 @@ const KILL_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// Polls `running` until none of `pids` runs or `within` has passed;
 /// returns whether they are all gone.
 #[cfg(target_os = "linux")]
-fn wait_gone(
+pub fn wait_gone(
     pids: &std::collections::BTreeSet<u32>,
     within: std::time::Duration,
     running: impl Fn(u32) -> bool,

@@ -433,22 +433,14 @@ impl Config {
             })?;
         check_shape(&value).map_err(|path| field(&path, "must be a JSON object"))?;
         let de = &mut serde_json::Deserializer::from_str(text);
+        // The text already parsed as JSON above: what fails here is a
+        // field, never the syntax.
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            // The text already parsed as JSON above: what fails here is a
-            // field, never the syntax.
-            {
-                ConfigError::Field {
-                    origin: origin.to_string(),
-                    path: if path == "." {
-                        "(top level)".into()
-                    } else {
-                        path
-                    },
-                    message: strip_position(&inner.to_string()),
-                }
-            }
+            let path = match e.path().to_string() {
+                p if p == "." => "(top level)".to_string(),
+                p => p,
+            };
+            field(&path, &strip_position(&e.into_inner().to_string()))
         })?;
         config.validate(origin)?;
         Ok(config)

@@ -351,20 +351,16 @@ fn a_hanging_credential_process_and_its_children_end_with_the_run() {
     let m = j["identity"]["message"].as_str().unwrap();
     assert!(m.contains("supplied no credentials within 500 ms"), "{m}");
     let recorded = std::fs::read_to_string(&pids).expect("the process ran and wrote its pids");
-    let pids: Vec<u32> = recorded
+    let pids: std::collections::BTreeSet<u32> = recorded
         .split_whitespace()
         .map(|p| p.parse().unwrap())
         .collect();
     assert_eq!(pids.len(), 2, "{recorded}");
-    for pid in pids {
-        // Gone, or a zombie waiting for init: not running either way. The
-        // canary waits for its kills to land before it exits; a loaded
-        // machine gets one more second here.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        let running = dynamodb_auth_canary::reaper::running;
-        while running(pid) && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert!(!running(pid), "process {pid} outlived the run");
-    }
+    // Gone, or a zombie waiting for init: not running either way. The
+    // canary waits for its kills to land before it exits; a loaded machine
+    // gets one more second here.
+    use dynamodb_auth_canary::reaper::{running, wait_gone};
+    let gone = wait_gone(&pids, std::time::Duration::from_secs(1), running);
+    let left: Vec<&u32> = pids.iter().filter(|&&p| running(p)).collect();
+    assert!(gone, "processes {left:?} outlived the run");
 }
