@@ -609,6 +609,13 @@ mod tests {
         assert!(e.contains("targets: must list at least one table"), "{e}");
     }
 
+    /// A fault of the object itself, not of a field, is named as such.
+    #[test]
+    fn a_fault_of_the_whole_object_is_at_the_top_level() {
+        let e = parse(r#"{"targets":[{"table":"abc"}],"targets":[{"table":"abc"}]}"#).unwrap_err();
+        assert_eq!(e, "test.json: (top level): duplicate field `targets`");
+    }
+
     #[test]
     fn malformed_json_gives_line_and_column() {
         let e = parse("{\"targets\": [\n{\"table\": }]}").unwrap_err();
