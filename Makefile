@@ -1,18 +1,23 @@
 # Tooling entry points: local AWS (moto, dynalite) setup, demo, benchmarks, tests.
+# Paths: scripts/ the developer entry points (demo, build, fuzz, validate, requirements.txt);
+#        scripts/localaws/ the local AWS the tests and the demo start (moto_server.py, localaws.py,
+#        localaws.sh, proxy.py, with_parent.py); tests/infra/ the Python proofs of the template,
+#        alarms, policy and deployment; bench/ the benchmark and its fake AWS.
 #   make setup  - .venv from scripts/requirements.txt, node_modules from package-lock.json, cfn-guard
 #                 (pinned, cargo install into .tools/bin; a few minutes to compile the first time) (stamped)
 #   make demo   - scripts/demo.sh against a local moto
-#   make bench  - scripts/bench.sh: release `check` vs a threaded boto3 peer against scripts/fake_aws.py
+#   make bench  - bench/bench.sh: release `check` vs a threaded boto3 peer against bench/fake_aws.py
 #                 (needs only .venv: boto3); 1-3 minutes
 #   make mutants - cargo-mutants over the modules of .cargo/mutants.toml (unit tests, then the full suite)
 #                 (hours; not in CI; mutates the working tree while it runs)
 #   make build  - scripts/build-lambda.sh
-#   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator,
-#                 the alarm evaluator test (template alarms over what the binary publishes)
-#                 (+ scripts/validate-template.sh if present)
+#   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator
+#                 (tests/infra/lambda_local_test.py), the alarm evaluator test (tests/infra/alarm_test.py:
+#                 template alarms over what the binary publishes) (+ scripts/validate-template.sh if present)
 #   make validate - scripts/validate-template.sh: sam validate --lint, cfn-lint, cfn-guard (rules/),
-#                 template_checks.py (+ --self-test) and deploy_test.py (the stack in a local moto);
-#                 needs target/debug/dynamodb-auth-canary
+#                 tests/infra/template_checks.py (+ --self-test), deploy_test.py (the stack in a local moto),
+#                 target_role_test.py and policy_test.py; needs target/debug/dynamodb-auth-canary
+#   make fuzz   - scripts/fuzz.sh: every fuzz target for FUZZ_SECONDS (make fuzz-smoke: 10 s each, CI)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
@@ -80,7 +85,7 @@ demo: setup
 	bash scripts/demo.sh
 
 bench: $(VENV)/.requirements.stamp
-	bash scripts/bench.sh
+	bash bench/bench.sh
 
 build: setup
 	bash scripts/build-lambda.sh
@@ -92,6 +97,6 @@ test: setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test
-	$(VENV)/bin/python scripts/lambda_local_test.py
-	$(VENV)/bin/python scripts/alarm_test.py target/debug/dynamodb-auth-canary
+	$(VENV)/bin/python tests/infra/lambda_local_test.py
+	$(VENV)/bin/python tests/infra/alarm_test.py target/debug/dynamodb-auth-canary
 	if [ -f scripts/validate-template.sh ]; then bash scripts/validate-template.sh; fi

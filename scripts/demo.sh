@@ -5,11 +5,11 @@
 # Usage: scripts/demo.sh   (or: make demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/localaws.sh   # exports AWS_EC2_METADATA_DISABLED=true; stop_all on EXIT
+. scripts/localaws/localaws.sh   # exports AWS_EC2_METADATA_DISABLED=true; stop_all on EXIT
 PY=.venv/bin/python
 
 start_moto
-admin="$($PY scripts/localaws.py bootstrap --endpoint "$MOTO_URL")"
+admin="$($PY scripts/localaws/localaws.py bootstrap --endpoint "$MOTO_URL")"
 account="$(jget "$admin" arn | cut -d: -f5)"
 tbl() { echo "arn:aws:dynamodb:$1:$account:table/$2"; }
 
@@ -23,7 +23,7 @@ print(json.dumps({
     {"name": "customers", "regions": ["us-east-1"], "key": [{"name": "pk", "type": "S"}]},
     {"name": "payroll", "regions": ["us-east-1"], "key": [{"name": "pk", "type": "S"}]}]}))' \
   "$(tbl us-east-1 orders)" "$(tbl eu-west-1 orders)" "$(tbl us-east-1 customers)")"
-created="$($PY scripts/localaws.py apply --endpoint "$MOTO_URL" \
+created="$($PY scripts/localaws/localaws.py apply --endpoint "$MOTO_URL" \
   --admin-key "$(jget "$admin" access_key_id)" --admin-secret "$(jget "$admin" secret_access_key)" \
   --spec - <<<"$spec")"
 
@@ -61,7 +61,7 @@ echo "== exit status: $rc (0: healthy)"
 # answers MissingAuthenticationTokenException. STS still goes to moto, so the
 # identity is fine: only the table probe fails, with its class and hint.
 start_dynalite
-"$PY" scripts/proxy.py --upstream "$DYNALITE_URL" --listen-port 0 --mode strip-auth --exit-with-parent \
+"$PY" scripts/localaws/proxy.py --upstream "$DYNALITE_URL" --listen-port 0 --mode strip-auth --exit-with-parent \
   >"$tmp/proxy.port" 2>"$tmp/proxy.log" &
 LOCALAWS_PIDS+=("$!")
 for _ in $(seq 100); do grep -q PORT "$tmp/proxy.port" 2>/dev/null && break; sleep 0.1; done

@@ -5,22 +5,22 @@
 #   3. cfn-guard test: rules/tests/*.yaml against rules/canary.guard; every rule must have a
 #      PASS and a FAIL case, so none can pass vacuously
 #   4. cfn-guard validate: rules/canary.guard on the template translated and resolved by
-#      scripts/cfn_template.py, once with every Condition false (defaults), once with every
+#      tests/infra/cfn_template.py, once with every Condition false (defaults), once with every
 #      Condition true, all 8 table slots used (runtime, environment, async retries, IAM
 #      wildcards/actions/conditions, names, the alarms' Canary dimension and actions)
-#   5. scripts/template_checks.py BINARY   (metrics contract, alarms, timing per schedule,
-#                                           grants and environment equal to the parameters,
-#                                           sentinels, account ids, events/)
-#   6. scripts/template_checks.py --self-test BINARY   (broken copies must be reported)
-#   7. scripts/deploy_test.py BINARY       (deploy-params -> the stack in moto: the role's
-#                                           policy is sufficient and no wider; the 40 x 6
-#                                           configuration from SSM; the template's policy
-#                                           equals `policy`)
-#   8. scripts/target_role_test.py BINARY  (target-role.yaml: cfn-lint, trust/conditions, policy =
-#                                           `policy --target-account`, cross-account probes in moto)
-#   9. scripts/policy_test.py BINARY       (`policy` of events/ and the README's configurations,
-#                                           attached to a moto user: sufficient, and every
-#                                           resource of every statement needed)
+#   5. tests/infra/template_checks.py BINARY   (metrics contract, alarms, timing per schedule,
+#                                               grants and environment equal to the parameters,
+#                                               sentinels, account ids, events/)
+#   6. tests/infra/template_checks.py --self-test BINARY   (broken copies must be reported)
+#   7. tests/infra/deploy_test.py BINARY       (deploy-params -> the stack in moto: the role's
+#                                               policy is sufficient and no wider; the 40 x 6
+#                                               configuration from SSM; the template's policy
+#                                               equals `policy`)
+#   8. tests/infra/target_role_test.py BINARY  (target-role.yaml: cfn-lint, trust/conditions, policy =
+#                                               `policy --target-account`, cross-account probes in moto)
+#   9. tests/infra/policy_test.py BINARY       (`policy` of events/ and the README's configurations,
+#                                               attached to a moto user: sufficient, and every
+#                                               resource of every statement needed)
 # Usage: scripts/validate-template.sh [BINARY]   (default target/debug/dynamodb-auth-canary)
 #        (or: make validate). Every step runs; exit 1 if any failed, 2 if the tools are missing.
 # Offline: no AWS credentials are looked up (dummy keys, no profile), instance metadata is
@@ -109,8 +109,8 @@ guard_validate() {  # the rules on the translated template, resolved for two par
   done
   on+=(--param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid)
   on+=(--param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1)
-  "$VENV/bin/python" scripts/cfn_template.py >"$tmp/conditions-off.json" &&
-    "$VENV/bin/python" scripts/cfn_template.py "${on[@]}" >"$tmp/conditions-on.json" || return 1
+  "$VENV/bin/python" tests/infra/cfn_template.py >"$tmp/conditions-off.json" &&
+    "$VENV/bin/python" tests/infra/cfn_template.py "${on[@]}" >"$tmp/conditions-on.json" || return 1
   "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-off.json" || return 1
   # With every Condition true every rule applies: a skipped rule would pass vacuously.
   "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-on.json" --show-summary skip >"$tmp/guard-on.out" || {
@@ -127,11 +127,11 @@ guard_validate() {  # the rules on the translated template, resolved for two par
 }
 step "cfn-guard test (rules/tests)" guard_test
 step "cfn-guard validate (rules/)" guard_validate
-step "template_checks" "$VENV/bin/python" scripts/template_checks.py "$BIN"
-step "template_checks --self-test" "$VENV/bin/python" scripts/template_checks.py --self-test "$BIN"
-step "deploy_test (moto)" "$VENV/bin/python" scripts/deploy_test.py "$BIN"
-step "target_role_test (target-role.yaml, moto)" "$VENV/bin/python" scripts/target_role_test.py "$BIN"
-step "policy_test (policy is sufficient and minimal, moto)" "$VENV/bin/python" scripts/policy_test.py "$BIN"
+step "template_checks" "$VENV/bin/python" tests/infra/template_checks.py "$BIN"
+step "template_checks --self-test" "$VENV/bin/python" tests/infra/template_checks.py --self-test "$BIN"
+step "deploy_test (moto)" "$VENV/bin/python" tests/infra/deploy_test.py "$BIN"
+step "target_role_test (target-role.yaml, moto)" "$VENV/bin/python" tests/infra/target_role_test.py "$BIN"
+step "policy_test (policy is sufficient and minimal, moto)" "$VENV/bin/python" tests/infra/policy_test.py "$BIN"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "validate-template: FAILED: ${failed[*]}" >&2

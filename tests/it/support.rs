@@ -72,7 +72,7 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| {
         let port = free_port();
         let mut child = Command::new(python())
-            .arg(root().join("scripts/moto_server.py"))
+            .arg(root().join("scripts/localaws/moto_server.py"))
             .args([
                 "--host",
                 "127.0.0.1",
@@ -99,7 +99,7 @@ pub fn moto() -> &'static Moto {
 
 fn localaws(args: &[&str], stdin: Option<&str>) -> Value {
     let mut child = Command::new(python())
-        .arg(root().join("scripts/localaws.py"))
+        .arg(root().join("scripts/localaws/localaws.py"))
         .args(args)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::piped())
@@ -127,7 +127,7 @@ fn localaws(args: &[&str], stdin: Option<&str>) -> Value {
 }
 
 impl Moto {
-    /// Creates users, roles and tables (see scripts/localaws.py).
+    /// Creates users, roles and tables (see scripts/localaws/localaws.py).
     pub fn apply(&self, spec: Value) -> Value {
         localaws(
             &[
@@ -215,7 +215,7 @@ pub fn dynalite() -> &'static str {
         .get_or_init(|| {
             let port = free_port();
             let mut child = Command::new(python())
-                .arg(root().join("scripts/with_parent.py"))
+                .arg(root().join("scripts/localaws/with_parent.py"))
                 .arg(root().join("node_modules/.bin/dynalite"))
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .stdout(Stdio::null())
@@ -228,7 +228,7 @@ pub fn dynalite() -> &'static str {
         .0
 }
 
-/// A proxy from scripts/proxy.py; killed on drop.
+/// A proxy from scripts/localaws/proxy.py; killed on drop.
 pub struct Proxy {
     pub url: String,
     child: Child,
@@ -243,7 +243,7 @@ impl Drop for Proxy {
 
 pub fn proxy(upstream: &str, mode: &str, delay_ms: u64) -> Proxy {
     let mut child = Command::new(python())
-        .arg(root().join("scripts/proxy.py"))
+        .arg(root().join("scripts/localaws/proxy.py"))
         .args(["--upstream", upstream, "--listen-port", "0", "--mode", mode])
         .args(["--delay-ms", &delay_ms.to_string(), "--exit-with-parent"])
         .stdout(Stdio::piped())

@@ -18,7 +18,7 @@ sts:AssumeRole of a role ARN in another account returns keys of that account.
 
 Steps (each timed):
  1. lint: cfn-lint target-role.yaml (`sam validate` does not apply: no SAM transform);
- 2. static (offline, scripts/cfn_template.py resolves the template for given parameters;
+ 2. static (offline, tests/infra/cfn_template.py resolves the template for given parameters;
     moto ignores every Condition, so these are proven here):
     - the trust policy trusts exactly CanaryRoleArn for sts:AssumeRole, with
       StringEquals sts:ExternalId when ExternalId is set and no Condition when it is empty;
@@ -85,9 +85,9 @@ for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACC
     os.environ.pop(_var, None)
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/infra
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
+sys.path[:0] = [HERE, os.path.join(ROOT, "scripts", "localaws")]  # the proofs; localaws, moto_server
 import stepped  # noqa: E402  (the harness: steps, moto launcher)
 from stepped import Fail, need  # noqa: E402
 
@@ -313,7 +313,7 @@ def compare(a, tmp):
 # ------------------------------------------------------------------ 4-7: moto
 
 def serve_moto(port):
-    """This script's moto launcher: scripts/moto_server.py's server (IAM enforced, per-table
+    """This script's moto launcher: scripts/localaws/moto_server.py's server (IAM enforced, per-table
     DynamoDB ARNs) plus two fixes of moto's CloudFormation, so that the template deploys
     unchanged and is stored as AWS stores it: AWS::NoValue in a list is dropped, and a
     role's inline policy is stored as JSON (moto keeps the resolved dict, whose repr its own

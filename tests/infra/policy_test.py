@@ -2,7 +2,7 @@
 """The policy `dynamodb-auth-canary policy` generates is sufficient and minimal, for the
 configurations in events/ and the README's examples, against moto with IAM enforced.
 
-Usage: .venv/bin/python scripts/policy_test.py [BINARY]   (default target/debug/dynamodb-auth-canary)
+Usage: .venv/bin/python tests/infra/policy_test.py [BINARY]   (default target/debug/dynamodb-auth-canary)
 
 For each configuration:
  1. create its tables in moto (every configured region), a user for the canary and, for
@@ -32,8 +32,9 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/infra
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
+sys.path[:0] = [HERE, os.path.join(ROOT, "scripts", "localaws")]  # the proofs; localaws, moto_server
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 import localaws  # noqa: E402
 
@@ -134,7 +135,7 @@ def without(doc, s_index, resource):
 def main():
     started = time.monotonic()
     port = free_port()
-    moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "moto_server.py"),
+    moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "localaws", "moto_server.py"),
                              "--port", str(port), "--exit-with-parent"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

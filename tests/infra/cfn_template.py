@@ -35,7 +35,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # samtranslator's part
 # samtranslator's default metrics publisher warns at exit about metrics nobody publishes.
 logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # from tests/infra
 TEMPLATE = os.path.join(ROOT, "template.yaml")
 ACCOUNT, REGION = "123456789012", "us-east-1"
 NOVALUE = object()

@@ -3,9 +3,9 @@
 
 Usage: bench.py --binary PATH [--repeat 5] [--one-probe-runs 20]
                 [--rows 64:50,1024:50,4096:0] [--workdir DIR]
-(scripts/bench.sh builds the release binary and runs this; `make bench` runs that.)
+(bench/bench.sh builds the release binary and runs this; `make bench` runs that.)
 
-Servers: two scripts/fake_aws.py on loopback, one answering after 50 ms, one at
+Servers: two bench/fake_aws.py on loopback, one answering after 50 ms, one at
 once. Every request of every region goes to the same server (the canary's
 --endpoint-url, the peer's endpoint_url).
 
@@ -14,7 +14,7 @@ in all four REGIONS (one DescribeTable per (table, region)), plus the identity
 (GetCallerIdentity) and the metrics (PutMetricData) of the run. The canary runs
 `check --config C --endpoint-url URL --output json --sink cloudwatch --region
 us-east-1` with `concurrency` left at its default; the peer is
-scripts/boto3_peer.py (32 threads) on the same configuration file.
+bench/boto3_peer.py (32 threads) on the same configuration file.
 
 Per row both run --repeat times, alternately (so a noisy moment hits both),
 each timed as a whole process by a small C launcher (see LAUNCHER_C): wall
@@ -79,7 +79,7 @@ def one_probe_config():
 
 
 class Fake:
-    """A scripts/fake_aws.py child; stops with us (and --exit-with-parent if we are killed)."""
+    """A bench/fake_aws.py child; stops with us (and --exit-with-parent if we are killed)."""
 
     def __init__(self, python, delay_ms, log):
         self.delay_ms = delay_ms

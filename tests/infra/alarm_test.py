@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Proves the pages: template.yaml's alarms, evaluated by scripts/alarm_eval.py over
+"""Proves the pages: template.yaml's alarms, evaluated by tests/infra/alarm_eval.py over
 timelines of what THE REAL BINARY published (run by `make test`).
 
 1. Collect. Starts moto (IAM enforced) behind a loopback capture proxy: PutMetricData
@@ -23,7 +23,7 @@ timelines of what THE REAL BINARY published (run by `make test`).
    DatapointsToAlarm and TreatMissingData changed must fail the static check or flip a
    timeline.
 
-Usage: .venv/bin/python scripts/alarm_test.py [BINARY] [--template FILE] [--no-lambda]
+Usage: .venv/bin/python tests/infra/alarm_test.py [BINARY] [--template FILE] [--no-lambda]
        [--lambda-src DIR] [--synthetic] [--seed N]
 BINARY defaults to target/debug/dynamodb-auth-canary. --synthetic uses datums written
 from the metrics contract instead of running anything (to develop the timelines). The
@@ -50,8 +50,9 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/infra
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
+sys.path[:0] = [HERE, os.path.join(ROOT, "scripts", "localaws")]  # the proofs; localaws, moto_server
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 import alarm_eval as ev  # noqa: E402
 import cfn_template  # noqa: E402
@@ -202,7 +203,7 @@ class Local:
 
         self.llt = llt
         port = llt.free_port()
-        self.moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "moto_server.py"),
+        self.moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "localaws", "moto_server.py"),
                                       "--port", str(port), "--exit-with-parent"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         llt.wait_port(port, self.moto, "moto", 60)

@@ -10,7 +10,10 @@ import subprocess
 import sys
 import time
 
-import localaws
+# localaws.py is in scripts/localaws/ (the local AWS the tests and the demo start)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "scripts", "localaws"))
+import localaws  # noqa: E402
 
 
 class Fail(Exception):

@@ -65,8 +65,9 @@ for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACC
     os.environ.pop(_var, None)
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/infra
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
+sys.path[:0] = [HERE, os.path.join(ROOT, "scripts", "localaws")]  # the proofs; localaws, moto_server
 import cfn_template  # noqa: E402  (translation, resolution)
 import localaws  # noqa: E402  (admin bootstrap, tables, boto3 clients with explicit keys)
 import stepped  # noqa: E402  (the harness: steps, moto launcher)
@@ -292,7 +293,7 @@ moto_server.moto_main(["--host", "127.0.0.1", "--port", sys.argv[2]])
 
 
 def start_moto(logdir):
-    return launch_moto([sys.executable, "-c", LAUNCHER, HERE], logdir)
+    return launch_moto([sys.executable, "-c", LAUNCHER, os.path.join(ROOT, "scripts", "localaws")], logdir)
 
 
 def adapt_for_moto(cfn):
@@ -712,7 +713,7 @@ def deploy_and_probe(a, tmp, step, summary):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("binary", nargs="?", default=os.path.join(cfn_template.ROOT, "target/debug/dynamodb-auth-canary"))
+    ap.add_argument("binary", nargs="?", default=os.path.join(ROOT, "target/debug/dynamodb-auth-canary"))
     ap.add_argument("--template", default=cfn_template.TEMPLATE)
     ap.add_argument("--keep-logs", action="store_true", help="keep the temp dir with moto's log")
     ap.add_argument("--hand-params", action="store_true",

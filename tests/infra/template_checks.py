@@ -9,7 +9,7 @@ Usage: template_checks.py [BINARY] [--contract FILE] [--template template.yaml] 
   --contract  read the metrics contract from FILE (JSON, the shape of `metrics --contract`)
             instead of asking the binary
 
-The template is read through scripts/cfn_template.py (translated with aws-sam-translator,
+The template is read through tests/infra/cfn_template.py (translated with aws-sam-translator,
 resolved) for three sample parameter sets (inline configuration with two table slots, KMS
 keys and target roles; configuration in SSM with one slot; nothing optional), the first for
 every allowed ScheduleMinutes. It checks:
@@ -36,7 +36,7 @@ every allowed ScheduleMinutes. It checks:
       role), CANARY_LEADING_KEYS, no endpoint override by default. The Rules section accepts
       exactly one configuration source. LeadingKeyValues defaults to the code's sentinels
       (S, N as its decimal string, B as base64 of the S sentinel's UTF-8 bytes), which are
-      also read from src/probe.rs and from the binary (`deploy-params` of a keyless
+      also read from the source (src/, SENTINEL_S/N/B) and from the binary (`deploy-params` of a keyless
       configuration) when available
   (e) no account-id literal anywhere in the template
   (f) events/: scheduled.json is a Scheduled Event, the configs of on-demand.json and
@@ -64,7 +64,7 @@ import cfn_template  # noqa: E402
 from cfn_template import as_list  # noqa: E402
 
 ROOT = cfn_template.ROOT
-# The code's sentinels (src/probe.rs; README "Probes and the IAM they need"), as values of
+# The code's sentinels (src/, SENTINEL_S/N/B; README "Probes and the IAM they need"), as values of
 # dynamodb:LeadingKeys: S as itself, N as its decimal string, B as base64 of its bytes.
 SENTINEL_S = "__dynamodb_auth_canary__"
 SENTINEL_N = "-271828182845904523536.0287"
@@ -157,18 +157,25 @@ def contract_of(binary):
 
 
 def code_sentinels(root=ROOT):
-    """[S, N, base64(B)] as src/probe.rs defines them, or None without the source."""
-    try:
-        with open(os.path.join(root, "src", "probe.rs"), encoding="utf-8") as f:
-            src = f.read()
-    except OSError:
+    """[S, N, base64(B)] as the source defines them (the file of src/ that declares
+    `pub const SENTINEL_S`, wherever the modules keep it), or None without the source."""
+    src_dir = os.path.join(root, "src")
+    if not os.path.isdir(src_dir):
         return None
-    s = re.search(r'pub const SENTINEL_S: &str = "([^"]*)";', src)
-    n = re.search(r'pub const SENTINEL_N: &str = "([^"]*)";', src)
-    b = re.search(r"pub const SENTINEL_B: &\[u8\] = SENTINEL_S\.as_bytes\(\);", src)
-    if not (s and n and b):
-        return ["<src/probe.rs: sentinels not found where expected>"]
-    return [s.group(1), n.group(1), base64.b64encode(s.group(1).encode("utf-8")).decode("ascii")]
+    for dirpath, dirs, files in os.walk(src_dir):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".rs")):
+            with open(os.path.join(dirpath, name), encoding="utf-8") as f:
+                src = f.read()
+            s = re.search(r'pub const SENTINEL_S: &str = "([^"]*)";', src)
+            if not s:
+                continue
+            n = re.search(r'pub const SENTINEL_N: &str = "([^"]*)";', src)
+            b = re.search(r"pub const SENTINEL_B: &\[u8\] = SENTINEL_S\.as_bytes\(\);", src)
+            if not (n and b):
+                return [f"<{os.path.relpath(os.path.join(dirpath, name), root)}: sentinels not found where expected>"]
+            return [s.group(1), n.group(1), base64.b64encode(s.group(1).encode("utf-8")).decode("ascii")]
+    return ["<src/: no `pub const SENTINEL_S` found>"]
 
 
 def binary_sentinels(binary):
@@ -796,7 +803,7 @@ def main():
             sys.exit(1)
         print(f"template_checks --self-test: ok ({len(MUTATIONS) + 1} broken copies reported, the real files pass)")
         return
-    sentinels = {"src/probe.rs": code_sentinels(), "deploy-params' LeadingKeyValues": binary_sentinels(a.binary)}
+    sentinels = {"src/ SENTINEL_*": code_sentinels(), "deploy-params' LeadingKeyValues": binary_sentinels(a.binary)}
     c = run_checks(sam, a.binary, events, contract, sentinels={k: v for k, v in sentinels.items() if v is not None})
     # A failure usually repeats for every evaluated parameter set: report it once, with
     # the sets it failed for.

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Offline evaluator of CloudWatch metric alarms (test code for scripts/alarm_test.py).
+"""Offline evaluator of CloudWatch metric alarms (test code for tests/infra/alarm_test.py).
 
 No maintained library evaluates CloudWatch alarms offline, so this is a small one.
 It covers single-metric alarms (Namespace, MetricName, Dimensions, Statistic
 Sum/SampleCount/Average/Minimum/Maximum, Period, EvaluationPeriods, DatapointsToAlarm,
-Threshold, ComparisonOperator, TreatMissingData) as scripts/cfn_template.py's
+Threshold, ComparisonOperator, TreatMissingData) as tests/infra/cfn_template.py's
 alarms() returns them. Metric math, percentiles and anomaly bands are refused.
 
 The rules, with the words of the Amazon CloudWatch User Guide they implement

@@ -1,5 +1,5 @@
 # Bash helpers to run a local AWS (moto, dynalite) for the demo, benchmarks and Makefile.
-# Source it:  . scripts/localaws.sh; start_moto; start_dynalite   (stop_all runs on EXIT)
+# Source it:  . scripts/localaws/localaws.sh; start_moto; start_dynalite   (stop_all runs on EXIT)
 #   free_port        print a free loopback TCP port
 #   jget JSON KEY... print a value of a JSON document (no jq on a fresh machine)
 #   start_moto       moto_server.py in background -> MOTO_URL, MOTO_PID (IAM enforced; bootstrap next)
@@ -8,7 +8,7 @@
 # Logs go to $LOCALAWS_LOG_DIR (default: a temp dir).
 set -euo pipefail
 
-LOCALAWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCALAWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"  # the repository
 LOCALAWS_PY="${LOCALAWS_PY:-$LOCALAWS_ROOT/.venv/bin/python}"
 LOCALAWS_LOG_DIR="${LOCALAWS_LOG_DIR:-$(mktemp -d -t localaws.XXXXXX)}"
 LOCALAWS_PIDS=()
@@ -36,7 +36,7 @@ _wait_up() {
       tail -n 20 "$LOCALAWS_LOG_DIR/$3.log" >&2 || true
       return 1
     fi
-    if "$LOCALAWS_PY" "$LOCALAWS_ROOT/scripts/localaws.py" wait --endpoint "$1" --timeout 0.2 >/dev/null 2>&1; then
+    if "$LOCALAWS_PY" "$LOCALAWS_ROOT/scripts/localaws/localaws.py" wait --endpoint "$1" --timeout 0.2 >/dev/null 2>&1; then
       return 0
     fi
   done
@@ -47,7 +47,7 @@ _wait_up() {
 start_moto() {
   local port
   port="$(free_port)"
-  "$LOCALAWS_PY" "$LOCALAWS_ROOT/scripts/moto_server.py" --host 127.0.0.1 --port "$port" --exit-with-parent \
+  "$LOCALAWS_PY" "$LOCALAWS_ROOT/scripts/localaws/moto_server.py" --host 127.0.0.1 --port "$port" --exit-with-parent \
     >"$LOCALAWS_LOG_DIR/moto.log" 2>&1 &
   MOTO_PID=$!
   LOCALAWS_PIDS+=("$MOTO_PID")

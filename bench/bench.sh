@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark: `check` (release build, default concurrency) against scripts/fake_aws.py, a fast
-# fake AWS on loopback, next to scripts/boto3_peer.py (threaded boto3, 32 threads) doing the
+# Benchmark: `check` (release build, default concurrency) against bench/fake_aws.py, a fast
+# fake AWS on loopback, next to bench/boto3_peer.py (threaded boto3, 32 threads) doing the
 # same work: 64 and 1024 probes over 4 regions at 50 ms per request, 4096 probes with no
 # delay, and a 1-probe check. Prints a markdown table of wall time, peak RSS and CPU per
 # probe, and the issue's goals as met/MISSED (reported, not enforced). Takes about 1-2 minutes after the build.
 # Exits non-zero if any run is unhealthy: the benchmark must not silently measure failures.
 # Knobs: BENCH_REPEAT (runs of each side per row, default 5), BENCH_ROWS (probes:delay_ms,...;
 # default 64:50,1024:50,4096:0), CARGO_TARGET_DIR (where the release binary is built).
-# Usage: scripts/bench.sh   (or: make bench)
+# Usage: bench/bench.sh   (or: make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_EC2_METADATA_DISABLED=true
@@ -20,6 +20,6 @@ case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
 bin="$target_dir/release/dynamodb-auth-canary"
 [ -x "$bin" ] || { echo "bench: $bin not built" >&2; exit 1; }
 
-exec "$PY" scripts/bench.py --binary "$bin" --python "$PY" \
+exec "$PY" bench/bench.py --binary "$bin" --python "$PY" \
   --repeat "${BENCH_REPEAT:-5}" \
   --rows "${BENCH_ROWS:-64:50,1024:50,4096:0}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Launch a moto server with IAM enforcement ON and per-table DynamoDB IAM.
 
-Used by scripts/localaws.sh, the demo and the Rust integration tests.
+Used by scripts/localaws/localaws.sh, the demo, the Python proofs in tests/infra/
+and the Rust integration tests.
 - INITIAL_NO_AUTH_ACTION_COUNT (default 8) lets the first N requests through
   unauthenticated; `localaws.py bootstrap` uses them to create an admin user,
   then closes the allowance.

@@ -7,7 +7,7 @@ API emulator (`cargo lambda watch`) with that user's keys, and invokes it
 (`cargo lambda invoke`) with events/scheduled.json, events/on-demand.json and
 an invalid override, asserting on the returned reports and errors.
 
-Usage: .venv/bin/python scripts/lambda_local_test.py
+Usage: .venv/bin/python tests/infra/lambda_local_test.py
 """
 import json
 import os
@@ -18,8 +18,9 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/infra
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
+sys.path[:0] = [HERE, os.path.join(ROOT, "scripts", "localaws")]  # the proofs; localaws, moto_server
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 import localaws  # noqa: E402
 
@@ -63,7 +64,7 @@ def check(cond, msg):
 def main():
     started = time.monotonic()
     moto_port = free_port()
-    moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "moto_server.py"),
+    moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "localaws", "moto_server.py"),
                              "--port", str(moto_port), "--exit-with-parent"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watch = None
