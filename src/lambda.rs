@@ -5,12 +5,12 @@
 //! travels through metrics. Each run logs one structured line per failed or
 //! not-run probe and the whole report as one JSON line.
 
-use crate::config::load::Source;
+use crate::config::deployment::Deployment;
 use crate::config::{Config, MetricsConfig, SinkKind};
 use crate::error::{ConfigError, HandlerError};
 use crate::report::{Outcome, ProbeResult, Report};
 use crate::run::{self, Canary};
-use crate::settings::Deployment;
+use crate::source::Source;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -201,9 +201,10 @@ impl Handler {
             sink: SinkKind::Auto,
             ..MetricsConfig::default()
         };
-        let datums = crate::metrics::config_error_datums(name.as_str());
+        let datums = crate::metrics::contract::config_error_datums(name.as_str());
         let outcome =
-            crate::sinks::publish(&self.canary.clients, &metrics, &datums, deadline, out).await;
+            crate::metrics::sinks::publish(&self.canary.clients, &metrics, &datums, deadline, out)
+                .await;
         let mut fields = Map::new();
         fields.insert("canary".into(), json!(name.as_str()));
         fields.insert("class".into(), json!("configuration"));
@@ -238,7 +239,7 @@ impl LogContext {
             function_arn: ctx.invoked_function_arn.clone(),
             xray_trace_id: ctx.xray_trace_id.clone().filter(|t| !t.is_empty()),
             cold_start,
-            service: crate::clients::env_var("POWERTOOLS_SERVICE_NAME")
+            service: crate::env::env_var("POWERTOOLS_SERVICE_NAME")
                 .unwrap_or_else(|| SERVICE.to_string()),
         }
     }
@@ -372,7 +373,7 @@ pub async fn serve(
                 let result = handler.handle(event).await;
                 // A credential_process the run gave up on ends with it, not
                 // in the next invocation of a warm container.
-                let killed = crate::reaper::kill_descendants();
+                let killed = crate::aws::reaper::kill_descendants();
                 if killed > 0 {
                     tracing::warn!(
                         killed,
@@ -384,6 +385,44 @@ pub async fn serve(
         },
     ))
     .await
+}
+
+/// The function's bootstrap: JSON logs, the deployment's settings and the
+/// clients, built once at init; then the runtime's loop. An init that
+/// cannot go on returns its exit code (the Runtime API reports it).
+pub async fn serve_from_env() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    // JSON logs with the request id, honouring AWS_LAMBDA_LOG_FORMAT/LEVEL,
+    // scrubbed of key ids and tokens like the command line's (the SDK's own
+    // debug lines print the access key id).
+    lambda_runtime::tracing::init_default_subscriber_with_writer(|| {
+        crate::redact::ScrubbingWriter(std::io::stdout())
+    });
+    // The deployment's own settings: without them nothing can be published
+    // under the right name, so an invalid one fails the init (and the
+    // heartbeat pages).
+    let deployment = match Deployment::from_env(None) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "the deployment's environment is invalid");
+            return ExitCode::from(crate::cli::EXIT_USAGE);
+        }
+    };
+    let source = Source::find(None);
+    let clients = match crate::aws::AwsClients::load(&crate::aws::ClientOptions::default()).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build AWS clients");
+            return ExitCode::from(crate::cli::EXIT_USAGE);
+        }
+    };
+    match serve(Canary::new(clients), deployment, source).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -403,7 +442,7 @@ mod tests {
     }
 
     async fn handler(source: Result<Source, ConfigError>, deployment: Deployment) -> Handler {
-        let clients = crate::clients::AwsClients::load(&crate::clients::ClientOptions {
+        let clients = crate::aws::clients::AwsClients::load(&crate::aws::clients::ClientOptions {
             region: Some("us-east-1".into()),
             endpoint_url: Some("http://127.0.0.1:9".into()),
             profile: None,

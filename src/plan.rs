@@ -8,7 +8,7 @@ use crate::config::{
     AttributeName, Config, Expectation, ExternalId, ProbeKind, Probes, Region, Regions, RoleArn,
     SentinelKey, SessionName, TableRef,
 };
-use crate::report::ProbeId;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The role a cross-account target is probed as.
@@ -126,6 +126,19 @@ pub fn plan(config: &Config, own_region: &Region) -> Vec<Unit> {
         units.extend(regions.iter().map(|r| unit(Placement::Region(r.clone()))));
     }
     units
+}
+
+/// Which probe a result is about: the table, region, probe and expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeId {
+    /// Table name (or ARN, as configured).
+    pub table: TableRef,
+    /// Region probed.
+    pub region: Region,
+    /// describe, read or write.
+    pub probe: ProbeKind,
+    /// allow or deny.
+    pub expect: Expectation,
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! command line, its summary, and a human rendering for terminals.
 
 use crate::classify::{Class, Failure, ProviderTried};
-use crate::config::{Expectation, ProbeKind, Region, SinkKind, TableRef};
+use crate::config::{Expectation, SinkKind};
+pub use crate::plan::ProbeId;
 use crate::redact::shown;
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -87,19 +88,6 @@ impl IdentityReport {
     }
 }
 
-/// Which probe a result is about: the table, region, probe and expectation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeId {
-    /// Table name (or ARN, as configured).
-    pub table: TableRef,
-    /// Region probed.
-    pub region: Region,
-    /// describe, read or write.
-    pub probe: ProbeKind,
-    /// allow or deny.
-    pub expect: Expectation,
-}
-
 /// One probe's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
@@ -126,7 +114,7 @@ pub struct ProbeResult {
     pub principal: Option<String>,
     /// Which policy layer denied (access denials, must-deny results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub denied_by: Option<Box<crate::explain::DeniedBy>>,
+    pub denied_by: Option<Box<crate::classify::explain::DeniedBy>>,
 }
 
 impl ProbeResult {
@@ -444,6 +432,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ProbeKind, Region, TableRef};
 
     fn id(probe: ProbeKind, expect: Expectation) -> ProbeId {
         ProbeId {

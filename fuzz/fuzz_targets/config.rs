@@ -15,14 +15,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let region = Region::parse("us-east-1").expect("a known region");
     let _ = dynamodb_auth_canary::plan::plan(&config, &region);
-    let _ = dynamodb_auth_canary::cost::estimate(&config, &region, 5);
-    let scope = dynamodb_auth_canary::iam::Scope {
+    let _ = dynamodb_auth_canary::metrics::cost::estimate(&config, &region, 5);
+    let scope = dynamodb_auth_canary::deploy::iam::Scope {
         account: AccountId::parse("123456789012").ok(),
         partition: "aws".into(),
         region: region.clone(),
         target_account: None,
     };
-    let _ = dynamodb_auth_canary::iam::policy(&config, &scope, "fuzz");
+    let _ = dynamodb_auth_canary::deploy::iam::policy(&config, &scope, "fuzz");
     let opts = dynamodb_auth_canary::deploy::Options {
         account: AccountId::parse("123456789012").expect("an account"),
         region,

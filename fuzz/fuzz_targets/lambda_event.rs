@@ -3,11 +3,11 @@
 //! deployed configuration is inline; nothing is probed).
 #![no_main]
 
-use dynamodb_auth_canary::clients::{AwsClients, ClientOptions};
-use dynamodb_auth_canary::config::load::Source;
+use dynamodb_auth_canary::aws::clients::{AwsClients, ClientOptions};
+use dynamodb_auth_canary::source::Source;
 use dynamodb_auth_canary::lambda::Handler;
 use dynamodb_auth_canary::run::Canary;
-use dynamodb_auth_canary::settings::Deployment;
+use dynamodb_auth_canary::config::deployment::Deployment;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

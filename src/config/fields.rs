@@ -7,7 +7,7 @@
 //! its field path by `serde_path_to_error`; the same parsers serve the
 //! command line's flags (`Region::parse("--region", ..)`).
 
-use crate::regions;
+use crate::config::regions;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -502,7 +502,7 @@ impl AttributeName {
 
 impl Default for AttributeName {
     fn default() -> Self {
-        AttributeName(super::DEFAULT_TTL_ATTRIBUTE.to_string())
+        AttributeName(DEFAULT_TTL_ATTRIBUTE.to_string())
     }
 }
 
@@ -537,7 +537,7 @@ impl Namespace {
 
 impl Default for Namespace {
     fn default() -> Self {
-        Namespace(super::DEFAULT_NAMESPACE.to_string())
+        Namespace(DEFAULT_NAMESPACE.to_string())
     }
 }
 
@@ -682,6 +682,25 @@ impl Serialize for SentinelKey {
         json.serialize(s)
     }
 }
+
+/// Default CloudWatch namespace.
+pub const DEFAULT_NAMESPACE: &str = "DynamoDBAuthCanary";
+/// Default name of the TTL attribute written on the sentinel item.
+pub const DEFAULT_TTL_ATTRIBUTE: &str = "expires_at";
+
+// The sentinel item: the key every probe reads (and the write probe
+// writes), whatever the table's key schema.
+
+/// Sentinel value of a string (S) key attribute.
+pub const SENTINEL_S: &str = "__dynamodb_auth_canary__";
+/// Sentinel value of a number (N) key attribute.
+pub const SENTINEL_N: &str = "-271828182845904523536.0287";
+/// Sentinel value of a binary (B) key attribute (the bytes of `SENTINEL_S`).
+pub const SENTINEL_B: &[u8] = SENTINEL_S.as_bytes();
+/// Attribute that marks the sentinel item as the canary's own.
+pub const MARKER_ATTRIBUTE: &str = "dynamodb_auth_canary";
+/// How long the sentinel item may live if its deletion fails.
+pub const SENTINEL_TTL_SECONDS: u64 = 3_600;
 
 #[cfg(test)]
 mod tests {

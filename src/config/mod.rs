@@ -5,17 +5,21 @@
 //! Every error names the field path and the problem
 //! (`targets[1].regions[0]: "us-east-9" is not a region`), whether it comes
 //! from a file, the `CANARY_CONFIG` variable or an invocation event. A
-//! configuration that loads can be run: [`crate::plan`] turns it into units
-//! of work without any value that could turn out missing.
+//! configuration that loads can be run: the plan turns it into units of
+//! work without any value that could turn out missing. The folder is pure:
+//! no AWS call (where a configuration comes from is `source.rs`); it also
+//! owns the region table (`regions`) and the deployment's environment
+//! settings (`deployment`).
 
+pub mod deployment;
 pub mod fields;
-pub mod load;
+pub mod regions;
 
 use crate::error::ConfigError;
 pub use fields::{
     AccountId, AttributeName, CanaryName, Concurrency, DeadlineMs, DescribePerSecond, ExternalId,
     KmsKeyArn, Namespace, Region, RegionConcurrency, Regions, RoleArn, SentinelKey, SessionName,
-    TableRef, TimeoutMs,
+    TableRef, TimeoutMs, DEFAULT_NAMESPACE, DEFAULT_TTL_ATTRIBUTE,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,10 +35,6 @@ pub const DEFAULT_REGION_CONCURRENCY: usize = 32;
 /// control-plane limit (2,500 per second per account and region), so that a
 /// large canary leaves the rest to the applications it watches.
 pub const DEFAULT_DESCRIBE_PER_SECOND: u32 = 500;
-/// Default CloudWatch namespace.
-pub const DEFAULT_NAMESPACE: &str = "DynamoDBAuthCanary";
-/// Default name of the TTL attribute written on the sentinel item.
-pub const DEFAULT_TTL_ATTRIBUTE: &str = "expires_at";
 /// Below this many seconds of credential lifetime the run warns.
 pub const DEFAULT_EXPIRY_WARNING_SECONDS: u64 = 900;
 

@@ -2,7 +2,7 @@
 //! real order, asked for credentials until one supplies them.
 
 use crate::classify::{chain_text, classify_credentials_error, Class};
-use crate::clients::env_var;
+use crate::env::env_var;
 use crate::redact::mask_key_id;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
@@ -107,7 +107,7 @@ pub struct Winner {
     pub credentials: Credentials,
 }
 
-pub use crate::credentials::ProfileAbsence;
+pub use crate::aws::credentials::ProfileAbsence;
 
 /// The walk's result.
 #[derive(Debug, Clone)]
@@ -153,7 +153,8 @@ pub async fn walk(profile: &str, timeout: Duration) -> ChainWalk {
                 }
                 Err(refusal) => {
                     if provider == Provider::Profile {
-                        walk.profile_absence = crate::credentials::profile_absence(profile).await;
+                        walk.profile_absence =
+                            crate::aws::credentials::profile_absence(profile).await;
                     }
                     refusal
                 }

@@ -3,131 +3,13 @@
 //! not hold (unmasked keys) or does not (the environment).
 
 use super::chain::{ProfileAbsence, Provider, ProviderStatus, Winner};
-use super::DoctorReport;
+use super::report::{DoctorReport, Finding, FindingKind, Severity};
 use crate::classify::Class;
 use crate::config::DEFAULT_EXPIRY_WARNING_SECONDS;
 use crate::report::Outcome;
-use serde::{Serialize, Serializer};
-use std::borrow::Cow;
 
 /// Clock skew beyond which signatures are rejected (AWS allows 5 minutes).
 const MAX_CLOCK_SKEW_SECONDS: i64 = 240;
-
-/// How much a finding matters.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Something is wrong: `doctor` exits 1.
-    Problem,
-    /// Worth knowing, not wrong in itself.
-    Note,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Problem => "problem",
-            Severity::Note => "note",
-        })
-    }
-}
-
-/// What a finding is about; serialised as its stable id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FindingKind {
-    /// The region or endpoint settings are unusable (`configuration`).
-    Configuration,
-    /// `AWS_PROFILE` names a profile that does not exist (`profile_missing`).
-    ProfileMissing,
-    /// The profile exists but its provider failed (`profile_broken`).
-    ProfileBroken,
-    /// No provider supplied credentials (`no_credentials`).
-    NoCredentials,
-    /// Environment keys win over `AWS_PROFILE` (`env_overrides_profile`).
-    EnvOverridesProfile,
-    /// A session token with an AKIA key (`token_with_long_term_key`).
-    TokenWithLongTermKey,
-    /// An ASIA key without its token (`temporary_key_without_token`).
-    TemporaryKeyWithoutToken,
-    /// GetCallerIdentity failed: the id is the class itself.
-    Identity(Class),
-    /// The credentials have expired (`credentials_expired`).
-    CredentialsExpired,
-    /// The credentials expire soon (`credentials_expiring`).
-    CredentialsExpiring,
-    /// The local clock is off (`clock_skew`).
-    ClockSkew,
-    /// The table probe failed: the id is `table_` and the class.
-    Table(Class),
-    /// An endpoint override is in effect (`endpoint_override`).
-    EndpointOverride,
-    /// Only one of the access-key variables is set (`partial_credentials`).
-    PartialCredentials,
-    /// The web identity token file does not exist (`web_identity_token_missing`).
-    WebIdentityTokenMissing,
-    /// Other SDKs on this host would use another region, or none
-    /// (`region_for_other_sdks`).
-    RegionForOtherSdks,
-}
-
-impl FindingKind {
-    /// The stable id, as in the JSON.
-    pub fn id(self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            FindingKind::Configuration => "configuration",
-            FindingKind::ProfileMissing => "profile_missing",
-            FindingKind::ProfileBroken => "profile_broken",
-            FindingKind::NoCredentials => "no_credentials",
-            FindingKind::EnvOverridesProfile => "env_overrides_profile",
-            FindingKind::TokenWithLongTermKey => "token_with_long_term_key",
-            FindingKind::TemporaryKeyWithoutToken => "temporary_key_without_token",
-            FindingKind::Identity(class) => class.as_str(),
-            FindingKind::CredentialsExpired => "credentials_expired",
-            FindingKind::CredentialsExpiring => "credentials_expiring",
-            FindingKind::ClockSkew => "clock_skew",
-            FindingKind::Table(class) => return Cow::Owned(format!("table_{class}")),
-            FindingKind::EndpointOverride => "endpoint_override",
-            FindingKind::PartialCredentials => "partial_credentials",
-            FindingKind::WebIdentityTokenMissing => "web_identity_token_missing",
-            FindingKind::RegionForOtherSdks => "region_for_other_sdks",
-        })
-    }
-}
-
-impl Serialize for FindingKind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.id())
-    }
-}
-
-/// A finding: something likely wrong, and what to do about it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Finding {
-    /// What it is about, serialised as its stable id.
-    #[serde(rename = "id")]
-    pub kind: FindingKind,
-    /// The related class.
-    pub class: Class,
-    /// Whether it is a problem or a note.
-    pub severity: Severity,
-    /// What is wrong.
-    pub problem: String,
-    /// What to do.
-    pub action: String,
-}
-
-impl Finding {
-    /// A finding that is a problem.
-    pub fn problem(kind: FindingKind, class: Class, problem: String, action: &str) -> Finding {
-        Finding {
-            kind,
-            class,
-            severity: Severity::Problem,
-            problem,
-            action: action.to_string(),
-        }
-    }
-}
 
 /// What the findings need beyond the report.
 #[derive(Debug, Clone, Copy, Default)]
@@ -409,7 +291,7 @@ fn endpoint_override_finding(r: &DoctorReport) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::EndpointOverride;
+    use crate::aws::endpoints::EndpointOverride;
     use crate::config::{Expectation, ProbeKind};
     use crate::doctor::chain::ProviderStep;
     use crate::report::{IdentityReport, ProbeResult};

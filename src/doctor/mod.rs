@@ -9,20 +9,21 @@
 mod chain;
 mod findings;
 mod render;
+mod report;
 
 pub use chain::{Provider, ProviderStatus, ProviderStep};
-pub use findings::{Finding, FindingKind, Severity};
 pub use render::render;
+pub use report::{CredentialSummary, DoctorReport, Finding, FindingKind, Severity};
 
+use crate::aws::endpoints::endpoint_overrides;
+use crate::aws::{AwsClients, ClientOptions};
 use crate::classify::Class;
-use crate::clients::{endpoint_overrides, env_var, AwsClients, ClientOptions};
-use crate::clients::{EndpointOverride, RegionSource};
 use crate::config::TableRef;
-use crate::identity::check_identity;
+use crate::env::env_var;
+use crate::probe::identity::check_identity;
 use crate::probe::{run_chain, ChainSpec};
 use crate::redact::mask_key_id;
-use crate::report::{IdentityReport, ProbeResult};
-use serde::Serialize;
+use crate::report::ProbeResult;
 use std::time::Duration;
 
 /// Shortest timeout per call that `diagnose` uses.
@@ -43,51 +44,6 @@ pub struct DoctorOptions {
     pub endpoint_url: Option<String>,
     /// Timeout per call, clamped to 50 ms ..= 60 s.
     pub timeout: Duration,
-}
-
-/// The credentials that won.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CredentialSummary {
-    /// The provider that supplied them.
-    pub provider: Provider,
-    /// Access key id, masked.
-    pub access_key_id: String,
-    /// Whether a session token came with them.
-    pub temporary: bool,
-    /// Seconds to expiry, when known.
-    pub expires_in_seconds: Option<i64>,
-}
-
-/// The doctor's report.
-#[derive(Debug, Clone, Serialize)]
-pub struct DoctorReport {
-    /// The chain, provider by provider.
-    pub chain: Vec<ProviderStep>,
-    /// The winner.
-    pub credentials: Option<CredentialSummary>,
-    /// The profile examined and where its name came from.
-    pub profile: String,
-    /// The region and where it came from.
-    pub region: Option<RegionSource>,
-    /// Every endpoint override in effect.
-    pub endpoint_overrides: Vec<EndpointOverride>,
-    /// Server time minus local time, from STS's Date header.
-    pub clock_skew_seconds: Option<i64>,
-    /// GetCallerIdentity.
-    pub identity: Option<IdentityReport>,
-    /// The table probe, with --table.
-    pub table_probe: Option<ProbeResult>,
-    /// Findings, most likely first.
-    pub findings: Vec<Finding>,
-}
-
-impl DoctorReport {
-    /// Whether any finding is a problem (notes are not).
-    pub fn has_problem(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.severity == Severity::Problem)
-    }
 }
 
 /// Walks the chain, checks the identity (and the table), and adds the
@@ -111,7 +67,7 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         credentials: walk.winner.as_ref().map(summarize),
         profile,
         region: None,
-        endpoint_overrides: endpoint_overrides(&client_opts),
+        endpoint_overrides: endpoint_overrides(client_opts.endpoint_url.as_deref()),
         clock_skew_seconds: None,
         identity: None,
         table_probe: None,
@@ -135,8 +91,8 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
             }
         }
     }
-    let partial = crate::credentials::partial_environment().map(|f| f.message);
-    let web_identity = crate::clients::missing_web_identity_token();
+    let partial = crate::aws::credentials::partial_environment().map(|f| f.message);
+    let web_identity = crate::aws::credentials::missing_web_identity_token();
     let (aws_region, aws_default_region) = (env_var("AWS_REGION"), env_var("AWS_DEFAULT_REGION"));
     let facts = findings::Facts {
         aws_profile_set: env_var("AWS_PROFILE").is_some(),

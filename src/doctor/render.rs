@@ -1,6 +1,6 @@
 //! The human rendering of a doctor's report.
 
-use super::DoctorReport;
+use super::report::DoctorReport;
 use crate::redact::shown;
 use crate::report::Outcome;
 use std::fmt::Write as _;
@@ -135,8 +135,8 @@ fn render_findings(s: &mut String, r: &DoctorReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::region::RegionSource;
     use crate::classify::Class;
-    use crate::clients::RegionSource;
     use crate::doctor::{
         CredentialSummary, Finding, FindingKind, Provider, ProviderStatus, ProviderStep,
     };

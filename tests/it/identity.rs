@@ -359,7 +359,7 @@ fn a_hanging_credential_process_and_its_children_end_with_the_run() {
     // Gone, or a zombie waiting for init: not running either way. The
     // canary waits for its kills to land before it exits; a loaded machine
     // gets one more second here.
-    use dynamodb_auth_canary::reaper::{running, wait_gone};
+    use dynamodb_auth_canary::aws::reaper::{running, wait_gone};
     let gone = wait_gone(&pids, std::time::Duration::from_secs(1), running);
     let left: Vec<&u32> = pids.iter().filter(|&&p| running(p)).collect();
     assert!(gone, "processes {left:?} outlived the run");

@@ -1,11 +1,13 @@
 //! Metrics: the CBOR PutMetricData requests the SDK really sends (captured by
 //! a local listener, since moto cannot parse CBOR), batching within the API's
-//! limits, EMF fallback when PutMetricData fails, and the README contract.
+//! limits, EMF fallback when PutMetricData fails, and the contract table of
 
 use crate::support::{canary, check, closed_port, Answer, FixedServer, Seen};
 use ciborium::Value as Cbor;
-use dynamodb_auth_canary::metrics::{contract_markdown, Datum, Unit};
-use dynamodb_auth_canary::sinks::{put_metric_data, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES};
+use dynamodb_auth_canary::metrics::contract::{contract_markdown, Datum, Unit};
+use dynamodb_auth_canary::metrics::sinks::{
+    put_metric_data, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 

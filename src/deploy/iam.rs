@@ -9,10 +9,10 @@
 //! The same computation gives the permission policy of a cross-account
 //! target role (`--target-account`).
 
+use crate::config::deployment::leading_key_values;
 use crate::config::{AccountId, Config, Expectation, ProbeKind, Region};
 use crate::error::ConfigError;
 use crate::plan::{plan, Placement, Unit};
-use crate::settings::leading_key_values;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

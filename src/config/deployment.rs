@@ -5,12 +5,12 @@
 //! alarms, so the environment wins over the configuration, and a
 //! configuration that disagrees with it is refused rather than run.
 
-use crate::clients::env_var;
+use crate::config::fields::{SENTINEL_B, SENTINEL_N, SENTINEL_S};
 use crate::config::{
     AccountId, CanaryName, Config, Expectation, ExpectedIdentity, Namespace, RoleArn,
 };
+use crate::env::env_var;
 use crate::error::ConfigError;
-use crate::probe::{SENTINEL_B, SENTINEL_N, SENTINEL_S};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// `CANARY_NAME`: the deployment's name.

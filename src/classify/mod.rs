@@ -3,8 +3,11 @@
 //! The service's error code is read first; when the SDK could not parse the
 //! error (a proxy's page, an emulator answering XML) the raw HTTP response is
 //! read instead. Credential-chain failures are found by walking `source()`.
+//! The folder also owns `explain`: which layer denied a request.
 
-use crate::explain::{denied_by, DeniedBy};
+pub mod explain;
+
+use crate::classify::explain::{denied_by, DeniedBy};
 use crate::redact::{redact, truncate};
 use aws_config::meta::ProviderChainError;
 use aws_credential_types::provider::error::CredentialsError;
@@ -231,7 +234,7 @@ impl Failure {
     pub fn hint(&self) -> String {
         match &self.denied_by {
             Some(d)
-                if d.layer != crate::explain::Layer::Unknown
+                if d.layer != crate::classify::explain::Layer::Unknown
                     && matches!(self.class, Class::AccessDenied | Class::AssumeRoleDenied) =>
             {
                 d.layer.hint(d.explicit).to_string()
@@ -948,7 +951,10 @@ mod tests {
         let f = wire(400, &body("User: arn:aws:sts::123456789012:assumed-role/R/s is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/t with an explicit deny in a service control policy: arn:aws:organizations::111122223333:policy/o-abcd1234/service_control_policy/p-abcd1234"));
         assert_eq!(f.class, Class::AccessDenied);
         let d = f.denied_by.clone().unwrap();
-        assert_eq!((d.layer, d.explicit), (crate::explain::Layer::Scp, true));
+        assert_eq!(
+            (d.layer, d.explicit),
+            (crate::classify::explain::Layer::Scp, true)
+        );
         assert!(d.policy_arn.unwrap().ends_with("/p-abcd1234"));
         assert!(
             f.hint().contains("organization's administrators"),
@@ -961,7 +967,7 @@ mod tests {
         );
         assert_eq!(
             f.denied_by.as_ref().unwrap().layer,
-            crate::explain::Layer::Unknown
+            crate::classify::explain::Layer::Unknown
         );
         assert!(f.hint().starts_with("IAM refused"));
     }

@@ -3,11 +3,11 @@
 //! PutMetricData failure so that the metrics survive the credential failure
 //! they report.
 
-use crate::call::bounded;
+use crate::aws::call::bounded;
+use crate::aws::clients::AwsClients;
 use crate::classify::Failure;
-use crate::clients::AwsClients;
 use crate::config::{MetricsConfig, SinkKind};
-use crate::metrics::Datum;
+use crate::metrics::contract::Datum;
 use crate::report::MetricsOutcome;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use serde_json::{json, Map, Value};
@@ -53,11 +53,11 @@ pub fn batches(datums: &[Datum]) -> Vec<&[Datum]> {
     out
 }
 
-fn unit(u: crate::metrics::Unit) -> StandardUnit {
+fn unit(u: crate::metrics::contract::Unit) -> StandardUnit {
     match u {
-        crate::metrics::Unit::Count => StandardUnit::Count,
-        crate::metrics::Unit::Milliseconds => StandardUnit::Milliseconds,
-        crate::metrics::Unit::Seconds => StandardUnit::Seconds,
+        crate::metrics::contract::Unit::Count => StandardUnit::Count,
+        crate::metrics::contract::Unit::Milliseconds => StandardUnit::Milliseconds,
+        crate::metrics::contract::Unit::Seconds => StandardUnit::Seconds,
     }
 }
 
@@ -91,15 +91,15 @@ pub async fn put_metric_data(
             .collect();
         let left = deadline.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(50) {
-            return Err(crate::call::timed_out("PutMetricData", left));
+            return Err(crate::aws::call::timed_out("PutMetricData", left));
         }
-        let timeout = left.min(Duration::from_secs(5)) - crate::call::GUARD.min(left / 4);
+        let timeout = left.min(Duration::from_secs(5)) - crate::aws::call::GUARD.min(left / 4);
         let call = client
             .put_metric_data()
             .namespace(namespace)
             .set_metric_data(Some(data))
             .customize()
-            .config_override(crate::op_config!(aws_sdk_cloudwatch, timeout))
+            .config_override(crate::aws::call::op_config!(aws_sdk_cloudwatch, timeout))
             .send();
         bounded("PutMetricData", timeout, call).await?;
         requests += 1;
@@ -253,7 +253,7 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Unit;
+    use crate::metrics::contract::Unit;
 
     fn datum(i: usize, dims: usize) -> Datum {
         Datum {

@@ -4,7 +4,7 @@
 
 use crate::classify::Class;
 use crate::config::{Config, Detail, Region, SinkKind};
-use crate::metrics::{Published, CONTRACT};
+use crate::metrics::contract::{Published, CONTRACT, TEMPLATE_ALARMS};
 use crate::plan::{plan, Placement};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -13,9 +13,6 @@ use std::fmt::Write as _;
 pub const USD_PER_METRIC_MONTH: f64 = 0.30;
 /// USD per standard-resolution alarm-month.
 pub const USD_PER_ALARM_MONTH: f64 = 0.10;
-/// The alarms `template.yaml` creates (`template_checks.py` compares this
-/// with the template, through `metrics --contract`).
-pub const TEMPLATE_ALARMS: usize = 8;
 /// USD per 1,000 PutMetricData requests.
 pub const USD_PER_1000_REQUESTS: f64 = 0.01;
 /// Minutes in an average month (30.4 days).
@@ -64,7 +61,10 @@ fn class_series() -> usize {
         .count();
     let per_class: usize = CONTRACT
         .iter()
-        .filter(|m| m.dimension_sets.contains(&crate::metrics::CLASS_DIMENSIONS))
+        .filter(|m| {
+            m.dimension_sets
+                .contains(&crate::metrics::contract::CLASS_DIMENSIONS)
+        })
         .map(|m| {
             if m.name == "AuthFailures" {
                 auth_classes
@@ -97,8 +97,10 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
     // Run-level series go out every run; CredentialSecondsToExpiry only
     // when the expiry is known, counted here as an upper bound. Series that
     // appear only on failure (ConfigErrors) count in the worst case.
-    let run_level = |m: &&crate::metrics::MetricSpec| {
-        !m.probe_detail && m.dimension_sets.contains(&crate::metrics::RUN_DIMENSIONS)
+    let run_level = |m: &&crate::metrics::contract::MetricSpec| {
+        !m.probe_detail
+            && m.dimension_sets
+                .contains(&crate::metrics::contract::RUN_DIMENSIONS)
     };
     let mut healthy: Vec<String> = CONTRACT
         .iter()
@@ -130,7 +132,7 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
     let datums_per_run = dimensionless + per_probe;
     let requests_per_run = match config.metrics.sink {
         SinkKind::Cloudwatch | SinkKind::Auto => datums_per_run
-            .div_ceil(crate::sinks::MAX_DATUMS_PER_REQUEST)
+            .div_ceil(crate::metrics::sinks::MAX_DATUMS_PER_REQUEST)
             .max(1),
         _ => 0,
     } as f64;

@@ -2,9 +2,12 @@
 //! sentinel write (PutItem then DeleteItem), each with the least privilege it
 //! needs, judged against the target's expectation (allow or must-deny).
 
-use crate::call::bounded;
+use crate::aws::call::bounded;
 use crate::classify::{Class, Failure};
 use crate::clock::{elapsed_ms, epoch_seconds};
+use crate::config::fields::{
+    MARKER_ATTRIBUTE, SENTINEL_B, SENTINEL_N, SENTINEL_S, SENTINEL_TTL_SECONDS,
+};
 use crate::config::{AttributeName, Expectation, ProbeKind, Probes, Region, SentinelKey, TableRef};
 use crate::plan::Unit;
 use crate::report::{Outcome, ProbeId, ProbeResult};
@@ -13,16 +16,6 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Sentinel value of a string (S) key attribute.
-pub const SENTINEL_S: &str = "__dynamodb_auth_canary__";
-/// Sentinel value of a number (N) key attribute.
-pub const SENTINEL_N: &str = "-271828182845904523536.0287";
-/// Sentinel value of a binary (B) key attribute (the bytes of `SENTINEL_S`).
-pub const SENTINEL_B: &[u8] = SENTINEL_S.as_bytes();
-/// Attribute that marks the sentinel item as the canary's own.
-pub const MARKER_ATTRIBUTE: &str = "dynamodb_auth_canary";
-/// How long the sentinel item may live if its deletion fails.
-pub const SENTINEL_TTL_SECONDS: u64 = 3_600;
 /// Placeholder key for must-deny probes whose key cannot be derived: IAM is
 /// evaluated before the key is validated, so a denial still proves the point,
 /// and a ValidationException proves the call got past IAM.
@@ -299,7 +292,7 @@ async fn describe(
         .describe_table()
         .table_name(table)
         .customize()
-        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .config_override(crate::aws::call::op_config!(aws_sdk_dynamodb, timeout))
         .send();
     bounded("DescribeTable", timeout, call)
         .await?
@@ -341,7 +334,7 @@ async fn read(
         .projection_expression(projection.join(", "))
         .set_expression_attribute_names(Some(names))
         .customize()
-        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .config_override(crate::aws::call::op_config!(aws_sdk_dynamodb, timeout))
         .send();
     bounded("GetItem", timeout, call).await.map(|_| ())
 }
@@ -374,7 +367,7 @@ async fn write(
         .expression_attribute_names("#m", MARKER_ATTRIBUTE)
         .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
         .customize()
-        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .config_override(crate::aws::call::op_config!(aws_sdk_dynamodb, timeout))
         .send();
     let put = bounded("PutItem", timeout, put).await;
     if let Err(mut f) = put.map(|_| ()) {
@@ -391,7 +384,7 @@ async fn write(
         .expression_attribute_names("#m", MARKER_ATTRIBUTE)
         .expression_attribute_values(":m", AttributeValue::S(SENTINEL_S.into()))
         .customize()
-        .config_override(crate::op_config!(aws_sdk_dynamodb, timeout))
+        .config_override(crate::aws::call::op_config!(aws_sdk_dynamodb, timeout))
         .send();
     let delete = bounded("DeleteItem", timeout, delete).await;
     delete.map(|_| ()).map_err(|mut f| {
@@ -551,14 +544,14 @@ mod tests {
             (Outcome::Fail, Class::UnexpectedAccess)
         );
         let denied = Failure {
-            denied_by: Some(Box::new(crate::explain::denied_by("User: x is not authorized to perform: dynamodb:GetItem on resource: t because no identity-based policy allows the dynamodb:GetItem action"))),
+            denied_by: Some(Box::new(crate::classify::explain::denied_by("User: x is not authorized to perform: dynamodb:GetItem on resource: t because no identity-based policy allows the dynamodb:GetItem action"))),
             ..Failure::new(Class::AccessDenied, "no")
         };
         let p = judge(&spec(Expectation::Deny), ProbeKind::Read, Err(denied), 1.0);
         assert_eq!(p.outcome, Outcome::Ok);
         assert_eq!(
             p.denied_by.unwrap().layer,
-            crate::explain::Layer::IdentityPolicy,
+            crate::classify::explain::Layer::IdentityPolicy,
             "a must-deny result says which layer denied"
         );
     }

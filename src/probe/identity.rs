@@ -1,7 +1,7 @@
 //! Who the canary is: STS GetCallerIdentity, the caller ARN parsed into
 //! principal type, role and session, and the check against `expect`.
 
-use crate::call::bounded;
+use crate::aws::call::bounded;
 use crate::classify::Class;
 use crate::clock::elapsed_ms;
 use crate::config::ExpectedIdentity;
@@ -67,7 +67,7 @@ pub async fn check_identity(
     let call = sts
         .get_caller_identity()
         .customize()
-        .config_override(crate::op_config!(aws_sdk_sts, timeout))
+        .config_override(crate::aws::call::op_config!(aws_sdk_sts, timeout))
         .send();
     let result = bounded("GetCallerIdentity", timeout, call).await;
     let latency_ms = elapsed_ms(started);

@@ -1,10 +1,12 @@
-//! Credential problems that the SDK's provider chain hides but that every
-//! other SDK on the host would stop at: access keys set only in part, and a
-//! selected profile that does not exist. Found before any request, so every
-//! run reports them the same way (`credentials_error`, naming what is wrong).
+//! The canary's own credentials: resolved once before any call (their
+//! provider's failure, or their expiry), and the problems that the SDK's
+//! provider chain hides but that every other SDK on the host would stop at:
+//! access keys set only in part, and a selected profile that does not exist.
+//! Found before any request, so every run reports them the same way
+//! (`credentials_error`, naming what is wrong).
 
 use crate::classify::{Class, Failure};
-use crate::clients::env_var;
+use crate::env::env_var;
 use aws_config::profile::ProfileSet;
 
 /// Why the profile provider had nothing: the selected profile does not exist.
@@ -98,6 +100,67 @@ pub async fn problem(profile_flag: Option<&str>) -> Option<Failure> {
         Some(f) => Some(f),
         None => missing_profile(profile_flag).await,
     }
+}
+
+/// Resolves the canary's own credentials once, within `timeout`, before
+/// any call: a provider that fails (a container endpoint that refuses, a
+/// web identity token file that is missing) fails every call of the run
+/// alike, with the provider's own error rather than a call's timeout.
+/// Returns the seconds before they expire, when known: from the provider
+/// (SSO, assumed roles, containers) or, for keys from the environment,
+/// from `AWS_CREDENTIAL_EXPIRATION`.
+pub async fn resolve(
+    sdk: &aws_config::SdkConfig,
+    timeout: std::time::Duration,
+) -> Result<Option<i64>, Failure> {
+    use crate::classify::classify_credentials_error;
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = sdk.credentials_provider() else {
+        return Ok(None);
+    };
+    // Name the source the SDK's own error leaves out.
+    let container = missing_web_identity_token().or_else(|| {
+        env_var("AWS_CONTAINER_CREDENTIALS_FULL_URI").map(|u| {
+            format!("the container credentials endpoint {u} (AWS_CONTAINER_CREDENTIALS_FULL_URI)")
+        })
+    });
+    let creds = match tokio::time::timeout(timeout, provider.provide_credentials()).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            let mut f = classify_credentials_error(&e);
+            if let (Some(c), Class::CredentialsError) = (&container, f.class) {
+                f.message = format!("{c}: {}", f.message);
+            }
+            return Err(f);
+        }
+        Err(_) => {
+            let source = container.unwrap_or_else(|| "the credential provider chain".into());
+            return Err(Failure::new(
+                Class::CredentialsError,
+                format!(
+                    "{source} supplied no credentials within {} ms",
+                    timeout.as_millis()
+                ),
+            ));
+        }
+    };
+    let expiry = creds.expiry().or_else(|| {
+        let text = env_var("AWS_CREDENTIAL_EXPIRATION")?;
+        let dt = aws_smithy_types::DateTime::from_str(
+            &text,
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .ok()?;
+        std::time::SystemTime::try_from(dt).ok()
+    });
+    Ok(expiry.map(crate::clock::seconds_from_now))
+}
+
+/// `AWS_WEB_IDENTITY_TOKEN_FILE` names a file that does not exist.
+pub fn missing_web_identity_token() -> Option<String> {
+    let path = env_var("AWS_WEB_IDENTITY_TOKEN_FILE")?;
+    (!std::path::Path::new(&path).exists())
+        .then(|| format!("AWS_WEB_IDENTITY_TOKEN_FILE names {path}, which does not exist"))
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! `CANARY_CONFIG_PARAMETER` (for configurations larger than Lambda's 4 KB of
 //! environment). Each is read once and parsed by [`Config::from_json_str`].
 
-use super::Config;
-use crate::call::bounded;
-use crate::clients::{env_var, AwsClients};
+use crate::aws::call::bounded;
+use crate::aws::AwsClients;
+use crate::config::Config;
+use crate::env::env_var;
 use crate::error::ConfigError;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -104,7 +105,7 @@ async fn read_parameter(clients: &AwsClients, name: &str) -> Result<String, Conf
         .name(name)
         .with_decryption(true)
         .customize()
-        .config_override(crate::op_config!(aws_sdk_ssm, PARAMETER_TIMEOUT))
+        .config_override(crate::aws::call::op_config!(aws_sdk_ssm, PARAMETER_TIMEOUT))
         .send();
     let out = bounded("GetParameter", PARAMETER_TIMEOUT, call)
         .await

@@ -3,10 +3,14 @@
 //! the alarms' namespace and name and the function's configuration agree by
 //! construction. Printed as `Key=Value` pairs for
 //! `sam deploy --parameter-overrides "$(dynamodb-auth-canary deploy-params ...)"`.
+//! The folder owns what a deployment derives from one configuration: these
+//! parameters and the least-privilege policy (`iam`).
+
+pub mod iam;
 
 use crate::config::{AccountId, CanaryName, Config, Region};
+use crate::deploy::iam::{Needs, Scope};
 use crate::error::ConfigError;
-use crate::iam::{Needs, Scope};
 use std::collections::BTreeSet;
 
 /// Policy slots of the template (one managed policy each).
@@ -48,7 +52,7 @@ impl Slot {
     /// The characters of this slot's policy document as the template renders
     /// it (minified), counted from the same statements `policy` prints.
     pub fn policy_document(&self, leading_keys: &[String]) -> serde_json::Value {
-        let condition = crate::iam::leading_keys_condition(leading_keys);
+        let condition = crate::deploy::iam::leading_keys_condition(leading_keys);
         let statement = |actions: &[&str], arns: &[String], cond: Option<&serde_json::Value>| {
             let mut s = serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": arns});
             if let Some(c) = cond {
@@ -166,7 +170,7 @@ pub fn parameters(
         region: opts.region.clone(),
         target_account: None,
     };
-    let needs: Needs = crate::iam::needs(config, &scope, origin)?;
+    let needs: Needs = crate::deploy::iam::needs(config, &scope, origin)?;
     let slots = pack(&needs, MAX_MANAGED_POLICY_CHARS - 400);
     check_slot_count(slots.len()).map_err(err)?;
     let mut out: Vec<(String, String)> = Vec::new();
@@ -388,7 +392,7 @@ mod tests {
             region: opts().region,
             target_account: None,
         };
-        let needs = crate::iam::needs(&c, &scope, "c.json").unwrap();
+        let needs = crate::deploy::iam::needs(&c, &scope, "c.json").unwrap();
         let slots = pack(&needs, MAX_MANAGED_POLICY_CHARS - 400);
         assert!(slots.len() <= SLOTS, "{} slots", slots.len());
         let total: usize = slots.iter().map(|s| s.describe.len() + s.read.len()).sum();
@@ -457,7 +461,7 @@ mod tests {
             write: vec![arn("ccc")],
         };
         let doc = slot.policy_document(&keys);
-        let cond = crate::iam::leading_keys_condition(&keys);
+        let cond = crate::deploy::iam::leading_keys_condition(&keys);
         assert_eq!(
             doc["Statement"],
             serde_json::json!([

@@ -1,18 +1,21 @@
 //! One run of the canary: the identity check and every (table, region)
 //! chain, concurrently, with bounded concurrency, per-probe timeouts and a
 //! run deadline. A chain not finished by the deadline is reported as
-//! `timeout`, never left out.
+//! `timeout`, never left out. The folder owns the conductor (this file) and
+//! its bounded pool of work (`pool`).
 
-use crate::assume::RoleCache;
+pub mod pool;
+
+use crate::aws::clients::AwsClients;
 use crate::classify::{Class, Failure};
-use crate::clients::AwsClients;
 use crate::clock::elapsed_ms;
 use crate::config::{Config, Region};
-use crate::identity::check_identity;
 use crate::plan::{plan, Unit};
-use crate::pool::{Limits, Pool, Runner, UnitState, Work};
-use crate::probe::{self, ChainSpec};
+use crate::probe::assume::RoleCache;
+use crate::probe::identity::check_identity;
+use crate::probe::ChainSpec;
 use crate::report::{IdentityReport, Outcome, ProbeResult, Report, Warning};
+use crate::run::pool::{Limits, Pool, Runner, UnitState, Work};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -274,8 +277,8 @@ pub async fn check(
         // A run cut short by hand is not a run the alarms should see.
         return report;
     }
-    let datums = crate::metrics::datums(&report, &config.metrics, series);
-    let outcome = crate::sinks::publish(
+    let datums = crate::metrics::contract::datums(&report, &config.metrics, series);
+    let outcome = crate::metrics::sinks::publish(
         &canary.clients,
         &config.metrics,
         &datums,
@@ -380,7 +383,7 @@ fn all_not_run(unit: &Unit, region: &Region, f: &Failure) -> Vec<ProbeResult> {
 async fn run_region(canary: &Canary, unit: &Unit, region: &Region) -> Vec<ProbeResult> {
     match client_for(canary, unit, region).await {
         Ok((client, principal)) => {
-            probe::run_chain(&client, &ChainSpec::for_unit(unit, region, principal)).await
+            crate::probe::run_chain(&client, &ChainSpec::for_unit(unit, region, principal)).await
         }
         Err(f) => all_not_run(unit, region, &f),
     }
@@ -419,7 +422,7 @@ async fn discover(
         .await
         .map_err(|f| all_not_run(unit, home, &f))?;
     let started = Instant::now();
-    match probe::describe_for_replicas(&client, unit.table.as_str(), unit.timeout).await {
+    match crate::probe::describe_for_replicas(&client, unit.table.as_str(), unit.timeout).await {
         Ok(found) => Ok(replica_regions(home, &found)),
         Err(f) => {
             // Discovery failed: report it as the home region's describe.

@@ -36,15 +36,15 @@ pub fn limits(budget: Duration) -> (TimeoutConfig, RetryConfig) {
 
 /// The per-operation configuration of a call to service `$sdk` (a crate such
 /// as `aws_sdk_dynamodb`) within `$budget`, for `.customize().config_override(..)`.
-#[macro_export]
 macro_rules! op_config {
     ($sdk:ident, $budget:expr) => {{
-        let (tc, rc) = $crate::call::limits($budget);
+        let (tc, rc) = $crate::aws::call::limits($budget);
         $sdk::config::Builder::default()
             .timeout_config(tc)
             .retry_config(rc)
     }};
 }
+pub(crate) use op_config;
 
 /// Awaits one AWS call within `budget` (plus [`GUARD`]) and classifies its
 /// failure. `what` names the operation in the timeout message.

@@ -2,11 +2,13 @@
 //! 0 healthy, 1 unhealthy, 2 usage or configuration error.
 //!
 //! Every command is a function from its arguments to a [`CommandOutput`]:
-//! the text for stdout and stderr and the exit code. Only `main.rs` prints,
-//! except that `check` streams EMF lines to the writer it is given.
+//! the text for stdout and stderr and the exit code. Only `process.rs`
+//! prints, except that `check` streams EMF lines to the writer it is given.
 
-use crate::clients::{AwsClients, ClientOptions};
-use crate::config::load::Source;
+pub mod process;
+
+use crate::aws::clients::{AwsClients, ClientOptions};
+use crate::config::deployment::Deployment;
 use crate::config::{
     AccountId, CanaryName, Config, DeadlineMs, Expectation, ProbeKind, Probes, Region, Regions,
     SentinelKey, SinkKind, TableRef, Target, TimeoutMs,
@@ -14,7 +16,7 @@ use crate::config::{
 use crate::doctor::{self, DoctorOptions};
 use crate::error::ConfigError;
 use crate::run::{self, Canary};
-use crate::settings::Deployment;
+use crate::source::Source;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::Write;
@@ -298,7 +300,7 @@ fn region_flag(flag_value: Option<&String>) -> Result<Region, ConfigError> {
         Some(r) => flag("--region", Region::parse(r.as_str())),
         None => ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
-            .find_map(|v| crate::clients::env_var(v).map(|r| (*v, r)))
+            .find_map(|v| crate::env::env_var(v).map(|r| (*v, r)))
             .map(|(v, r)| flag(v, Region::parse(r)))
             .unwrap_or(Err(ConfigError::NoRegion)),
     }
@@ -307,7 +309,7 @@ fn region_flag(flag_value: Option<&String>) -> Result<Region, ConfigError> {
 fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
     let source = Source::File(args.config.clone());
     let config = source.load_local()?;
-    let scope = crate::iam::Scope {
+    let scope = crate::deploy::iam::Scope {
         account: Some(flag("--account", AccountId::parse(args.account.as_str()))?),
         partition: args.partition.clone(),
         region: region_flag(args.region.as_ref())?,
@@ -317,7 +319,7 @@ fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
             .map(|a| flag("--target-account", AccountId::parse(a.as_str())))
             .transpose()?,
     };
-    let doc = crate::iam::policy(&config, &scope, &source.origin())?;
+    let doc = crate::deploy::iam::policy(&config, &scope, &source.origin())?;
     let text = serde_json::to_string_pretty(&doc).map_err(|e| ConfigError::Flag {
         flag: "policy".into(),
         message: format!("cannot render the policy: {e}"),
@@ -541,7 +543,7 @@ async fn check(
 fn cost_region() -> Region {
     ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .iter()
-        .filter_map(|v| crate::clients::env_var(v))
+        .filter_map(|v| crate::env::env_var(v))
         .find_map(|r| Region::parse(r).ok())
         .unwrap_or_else(|| Region::parse("us-east-1").unwrap_or_else(|_| unreachable!()))
 }
@@ -549,7 +551,7 @@ fn cost_region() -> Region {
 fn metrics(args: MetricsArgs) -> CommandOutput {
     if args.contract {
         return CommandOutput::report(
-            format!("{}\n", crate::metrics::contract_json()),
+            format!("{}\n", crate::metrics::contract::contract_json()),
             EXIT_HEALTHY,
         );
     }
@@ -557,7 +559,7 @@ fn metrics(args: MetricsArgs) -> CommandOutput {
         Ok(c) => c,
         Err(e) => return CommandOutput::usage_error(&e),
     };
-    let e = crate::cost::estimate(&config, &cost_region(), args.schedule_minutes);
+    let e = crate::metrics::cost::estimate(&config, &cost_region(), args.schedule_minutes);
     render(args.output, &e, |e| e.render_human(), "", EXIT_HEALTHY)
 }
 
@@ -613,7 +615,7 @@ mod tests {
         assert!(out.stdout.ends_with("}\n"), "{}", out.stdout);
         assert_eq!(out.stdout.lines().count(), 1);
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        assert_eq!(v, crate::metrics::contract_json());
+        assert_eq!(v, crate::metrics::contract::contract_json());
     }
 
     #[tokio::test]

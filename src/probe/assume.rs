@@ -2,9 +2,9 @@
 //! credentials cached across probes and warm invocations and refreshed
 //! before they expire; a refused AssumeRole is classified `assume_role_denied`.
 
-use crate::call::bounded;
+use crate::aws::call::bounded;
+use crate::aws::clients::AwsClients;
 use crate::classify::{Class, Failure};
-use crate::clients::AwsClients;
 use crate::plan::RoleSpec;
 use aws_credential_types::Credentials;
 use std::collections::HashMap;
@@ -79,7 +79,7 @@ async fn assume(
         .role_session_name(key.session_name.as_str())
         .set_external_id(key.external_id.as_ref().map(|e| e.as_str().to_string()))
         .customize()
-        .config_override(crate::op_config!(aws_sdk_sts, timeout))
+        .config_override(crate::aws::call::op_config!(aws_sdk_sts, timeout))
         .send();
     let out = bounded("AssumeRole", timeout, call)
         .await
@@ -113,7 +113,7 @@ pub fn assume_failure(mut f: Failure, role_arn: &str) -> Failure {
     if f.class != Class::AccessDenied {
         return f;
     }
-    use crate::explain::Layer;
+    use crate::classify::explain::Layer;
     let why = match f.denied_by.as_ref().map(|d| d.layer) {
         Some(Layer::IdentityPolicy) => {
             "the caller's own policies do not allow sts:AssumeRole on this role"
@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn denial_reasons_are_told_apart() {
         let d = |m: &str| Failure {
-            denied_by: Some(Box::new(crate::explain::denied_by(m))),
+            denied_by: Some(Box::new(crate::classify::explain::denied_by(m))),
             ..Failure::new(Class::AccessDenied, m)
         };
         let f = assume_failure(d("User: u is not authorized to perform: sts:AssumeRole on resource: r because no identity-based policy allows the sts:AssumeRole action"), "r");
@@ -159,7 +159,7 @@ mod tests {
         assert!(f.message.contains("trust policy"), "{}", f.message);
         assert_eq!(
             f.denied_by.unwrap().layer,
-            crate::explain::Layer::TrustPolicy
+            crate::classify::explain::Layer::TrustPolicy
         );
         let f = assume_failure(
             d("User: u is not authorized to perform: sts:AssumeRole"),

@@ -1,0 +1,16 @@
+//! Everything that talks to AWS below the probes: the clients (one
+//! `SdkConfig`, per-region clients derived and cached), where endpoints,
+//! region, retries and credentials come from, the one bounded way to make a
+//! call, the HTTP client under them all, and the reaper of credential helpers.
+
+pub mod call;
+pub mod clients;
+pub mod credentials;
+pub mod endpoints;
+pub mod http;
+pub mod reaper;
+pub mod region;
+pub mod retry;
+mod skew;
+
+pub use clients::{AwsClients, ClientOptions};
