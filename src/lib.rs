@@ -17,7 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod deploy;
 pub mod doctor;
-pub mod env;
+pub(crate) mod env;
 pub mod error;
 pub mod lambda;
 pub mod metrics;

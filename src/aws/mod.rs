@@ -3,14 +3,14 @@
 //! region, retries and credentials come from, the one bounded way to make a
 //! call, the HTTP client under them all, and the reaper of credential helpers.
 
-pub mod call;
+pub(crate) mod call;
 pub mod clients;
-pub mod credentials;
-pub mod endpoints;
-pub mod http;
+pub(crate) mod credentials;
+pub(crate) mod endpoints;
+pub(crate) mod http;
 pub mod reaper;
-pub mod region;
-pub mod retry;
+pub(crate) mod region;
+pub(crate) mod retry;
 mod skew;
 
 pub use clients::{AwsClients, ClientOptions};
