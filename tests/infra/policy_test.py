@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The policy `dynamodb-auth-canary policy` generates is sufficient and minimal, for the
-configurations in events/ and the README's examples, against moto with IAM enforced.
+configurations in events/ and the JSON examples of README.md and docs/*.md, against moto
+with IAM enforced.
 
 Usage: .venv/bin/python tests/infra/policy_test.py [BINARY]   (default target/debug/dynamodb-auth-canary)
 
@@ -17,8 +18,8 @@ For each configuration:
     actions and resources, not Conditions, and authorizes CloudWatch as monitoring:*, so
     the LeadingKeys and namespace conditions are checked statically (template_checks.py),
     and runs here use --sink none.
-A README example that `policy` cannot turn into permissions as written ("replicas", which is
-resolved only at run time) gets explicit regions, and the output says so.
+A documentation example that `policy` cannot turn into permissions as written ("replicas",
+which is resolved only at run time) gets explicit regions, and the output says so.
 Exit 0 when all hold, 1 with a line per failure.
 """
 import copy
@@ -57,20 +58,25 @@ def free_port():
 
 
 def configurations():
-    """(name, config) of events/ and of the README's JSON examples with targets."""
+    """(name, config) of events/ and of the JSON examples with targets in README.md and docs/."""
     out = []
     on_demand = json.load(open(os.path.join(ROOT, "events", "on-demand.json")))["config"]
     out.append(("events/on-demand.json", on_demand))
     env = json.load(open(os.path.join(ROOT, "events", "env.json")))
     out.append(("events/env.json CANARY_CONFIG", json.loads(env["CanaryFunction"]["CANARY_CONFIG"])))
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    for i, block in enumerate(re.findall(r"```json\n(.*?)```", readme, re.S)):
-        try:
-            doc = json.loads(block)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and "targets" in doc and isinstance(doc["targets"], list):
-            out.append((f"README example {i + 1}", doc))
+    # The examples live in README.md (the tour) and docs/ (docs/configuration.md above all).
+    docs = sorted(f"docs/{n}" for n in os.listdir(os.path.join(ROOT, "docs")) if n.endswith(".md"))
+    for name in ["README.md"] + docs:
+        text = open(os.path.join(ROOT, name), encoding="utf-8").read()
+        for i, block in enumerate(re.findall(r"```json\n(.*?)```", text, re.S)):
+            try:
+                doc = json.loads(block)
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and "targets" in doc and isinstance(doc["targets"], list):
+                out.append((f"{name} example {i + 1}", doc))
+    if not any(name.startswith("docs/configuration.md") for name, _ in out):
+        sys.exit("policy_test: no configuration example found in docs/configuration.md")
     return out
 
 
@@ -81,7 +87,7 @@ def adapt(config):
     notes = []
     c.setdefault("metrics", {})["sink"] = "none"
     c["metrics"].pop("namespace", None)
-    c.pop("expect", None)  # the canary runs as a test user, not as the README's role
+    c.pop("expect", None)  # the canary runs as a test user, not as the example's role
     for i, t in enumerate(c["targets"]):
         if t.get("regions") == "replicas":
             t["regions"] = [t.pop("home_region", REGION), "eu-west-1"]

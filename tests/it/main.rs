@@ -5,6 +5,7 @@ mod architecture;
 mod cli_config;
 mod cross_account;
 mod deployment;
+mod docs;
 mod doctor;
 mod identity;
 mod metrics;

@@ -1,6 +1,7 @@
 //! Metrics: the CBOR PutMetricData requests the SDK really sends (captured by
 //! a local listener, since moto cannot parse CBOR), batching within the API's
 //! limits, EMF fallback when PutMetricData fails, and the contract table of
+//! docs/metrics-and-alarms.md.
 
 use crate::support::{canary, check, closed_port, Answer, FixedServer, Seen};
 use ciborium::Value as Cbor;
@@ -460,17 +461,18 @@ fn a_named_deployment_publishes_under_its_own_canary_dimension() {
 }
 
 #[test]
-fn readme_contract_table_is_the_code_contract() {
-    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).unwrap();
+fn docs_contract_table_is_the_code_contract() {
+    let doc =
+        std::fs::read_to_string(crate::support::root().join("docs/metrics-and-alarms.md")).unwrap();
     let table = contract_markdown();
     assert_eq!(
         table.lines().count(),
-        dynamodb_auth_canary::metrics::CONTRACT.len() + 2,
+        dynamodb_auth_canary::metrics::contract::CONTRACT.len() + 2,
         "a header, a rule and one row per metric:\n{table}"
     );
     assert!(
-        readme.contains(&contract_markdown()),
-        "README's metrics table differs from metrics::CONTRACT; paste:\n{}",
+        doc.contains(&contract_markdown()),
+        "docs/metrics-and-alarms.md's metrics table differs from metrics::CONTRACT; paste:\n{}",
         contract_markdown()
     );
 }
