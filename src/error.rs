@@ -63,6 +63,16 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A bundle of trusted certificates that someone named cannot be used.
+    #[error("{origin}: {path}: {problem}; it names the certificate authorities to trust for HTTPS (behind a TLS-inspecting proxy, your organisation's CA bundle)")]
+    CaBundle {
+        /// The variable or profile key that named it.
+        origin: String,
+        /// The file or folder.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// An endpoint URL is not usable.
     #[error("{origin}: \"{url}\" is not an http:// or https:// URL")]
     BadEndpoint {

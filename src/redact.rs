@@ -157,9 +157,53 @@ fn looks_like_secret(word: &str) -> bool {
     base64 && ((word.len() >= 32 && (mixed || symbols)) || word.len() >= 100)
 }
 
+/// A URL with the password of its user info masked
+/// (`http://ops:s3cret@proxy:3128` → `http://ops:****@proxy:3128`): proxy
+/// URLs carry credentials, and they are printed in messages and by doctor.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:****")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_passwords_are_masked_and_nothing_else_changes() {
+        assert_eq!(
+            mask_url_password("http://ops:s3cr%40t@proxy:3128/"),
+            "http://ops:****@proxy:3128/"
+        );
+        assert_eq!(
+            mask_url_password("http://a:b@c@proxy:3128"),
+            "http://a:****@proxy:3128"
+        );
+        assert_eq!(
+            mask_url_password("http://token@proxy:3128"),
+            "http://token@proxy:3128"
+        );
+        assert_eq!(
+            mask_url_password("http://proxy:3128/p?q=a:b@c"),
+            "http://proxy:3128/p?q=a:b@c"
+        );
+        assert_eq!(mask_url_password("proxy:3128"), "proxy:3128");
+    }
 
     #[test]
     fn masks_key_ids() {

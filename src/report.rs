@@ -1,6 +1,7 @@
 //! The run's report: the JSON contract returned by Lambda and printed by the
 //! command line, its summary, and a human rendering for terminals.
 
+use crate::aws::trust::TrustRoots;
 use crate::classify::{Class, Failure, ProviderTried};
 use crate::config::{Expectation, SinkKind};
 pub use crate::plan::ProbeId;
@@ -238,6 +239,9 @@ pub struct Report {
     pub warnings: Vec<Warning>,
     /// The canary's region.
     pub region: String,
+    /// The roots HTTPS trusted: where they came from, the file, how many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_roots: Option<TrustRoots>,
     /// Wall time of the run.
     pub duration_ms: f64,
     /// The crate version.
@@ -279,6 +283,7 @@ impl Report {
             metrics: None,
             warnings: Vec::new(),
             region,
+            trust_roots: None,
             duration_ms,
             version: env!("CARGO_PKG_VERSION").to_string(),
         }

@@ -5,6 +5,7 @@
 use super::endpoints::{check_url, endpoint_overrides, endpoints_ignored};
 use super::region::RegionSource;
 use super::skew::ServerDate;
+use super::trust::TrustRoots;
 use crate::config::Region as CanaryRegion;
 use crate::env::env_var;
 use crate::error::ConfigError;
@@ -40,6 +41,7 @@ pub struct AwsClients {
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     ssm: std::sync::OnceLock<aws_sdk_ssm::Client>,
     credential_problem: Option<crate::classify::Failure>,
+    trust_roots: TrustRoots,
 }
 
 impl AwsClients {
@@ -48,8 +50,11 @@ impl AwsClients {
         for o in endpoint_overrides(opts.endpoint_url.as_deref()) {
             check_url(&o.url, &o.source)?;
         }
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).http_client(crate::aws::http::client());
+        // The roots are chosen before anything is sent: a bundle that
+        // cannot be used is a configuration error, not a failure per call.
+        let trust_roots = super::trust::choose(opts.profile.as_deref()).await?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(super::http::client(trust_roots.clone()));
         if let Some(r) = &opts.region {
             let r = CanaryRegion::parse(r.as_str()).map_err(|message| ConfigError::Flag {
                 flag: "--region".into(),
@@ -100,7 +105,13 @@ impl AwsClients {
             cloudwatch: Mutex::new(HashMap::new()),
             ssm: std::sync::OnceLock::new(),
             credential_problem,
+            trust_roots,
         })
+    }
+
+    /// The roots that HTTPS trusts, and where they came from.
+    pub fn trust_roots(&self) -> &TrustRoots {
+        &self.trust_roots
     }
 
     /// The shared SDK configuration.

@@ -8,9 +8,12 @@ pub mod clients;
 pub(crate) mod credentials;
 pub(crate) mod endpoints;
 pub(crate) mod http;
+pub(crate) mod profile;
+pub mod proxy;
 pub mod reaper;
 pub(crate) mod region;
 pub(crate) mod retry;
 mod skew;
+pub mod trust;
 
 pub use clients::{AwsClients, ClientOptions};

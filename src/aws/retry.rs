@@ -2,7 +2,6 @@
 //! `AWS_RETRY_MODE`, the profile's `max_attempts` and `retry_mode`), but a
 //! value the SDK would panic on is refused by name instead.
 
-use crate::env::env_var;
 use crate::error::ConfigError;
 
 /// The retry settings of the environment (`AWS_MAX_ATTEMPTS`,
@@ -15,27 +14,7 @@ pub async fn checked_retry_config(
     use aws_smithy_types::retry::{RetryConfig, RetryMode};
     use std::str::FromStr;
     let bad = |flag: String, message: String| ConfigError::Flag { flag, message };
-    let selected = profile
-        .map(str::to_string)
-        .or_else(|| env_var("AWS_PROFILE"))
-        .unwrap_or_else(|| "default".to_string());
-    let profile_value = |key: &str| {
-        let key = key.to_string();
-        let selected = selected.clone();
-        async move {
-            use aws_types::os_shim_internal::{Env, Fs};
-            let set = aws_config::profile::load(
-                &Fs::real(),
-                &Env::real(),
-                &Default::default(),
-                Some(selected.clone().into()),
-            )
-            .await
-            .ok()?;
-            let value = set.get_profile(&selected)?.get(&key)?.to_string();
-            Some((format!("profile \"{selected}\" key {key}"), value))
-        }
-    };
+    let profile_value = |key: &'static str| super::profile::setting(profile, key);
     let setting = |var: &str| std::env::var(var).ok().map(|v| (var.to_string(), v));
     let mut config = RetryConfig::standard();
     let attempts = match setting("AWS_MAX_ATTEMPTS") {

@@ -6,6 +6,7 @@
 //! The folder also owns `explain`: which layer denied a request.
 
 pub mod explain;
+pub mod transport;
 
 use crate::classify::explain::{denied_by, DeniedBy};
 use crate::redact::{redact, truncate};
@@ -62,6 +63,12 @@ pub enum Class {
     Throttled,
     /// Nothing answered at the endpoint.
     EndpointUnreachable,
+    /// The TLS handshake failed: a certificate not trusted (unknown issuer,
+    /// expired, another name) or an endpoint that does not speak TLS.
+    TlsError,
+    /// A proxy between the canary and AWS refused, asked for credentials or
+    /// did not answer.
+    ProxyError,
     /// No answer within the probe's timeout or the run's deadline.
     Timeout,
     /// The service failed (5xx).
@@ -94,6 +101,8 @@ impl Class {
         Class::NotFound,
         Class::Throttled,
         Class::EndpointUnreachable,
+        Class::TlsError,
+        Class::ProxyError,
         Class::Timeout,
         Class::ServiceError,
         Class::NotAws,
@@ -122,6 +131,8 @@ impl Class {
             Class::NotFound => "not_found",
             Class::Throttled => "throttled",
             Class::EndpointUnreachable => "endpoint_unreachable",
+            Class::TlsError => "tls_error",
+            Class::ProxyError => "proxy_error",
             Class::Timeout => "timeout",
             Class::ServiceError => "service_error",
             Class::NotAws => "not_aws",
@@ -129,7 +140,8 @@ impl Class {
         }
     }
 
-    /// Credential, signature and key failures: the classes that page.
+    /// Credential, signature and key failures, and a trust or proxy failure
+    /// that breaks every call: the classes that page.
     /// (`access_denied` counts too, but only on allow-expected probes,
     /// which the caller decides.)
     pub fn is_auth(self) -> bool {
@@ -146,6 +158,8 @@ impl Class {
                 | Class::AssumeRoleDenied
                 | Class::KmsAccessDenied
                 | Class::KmsInaccessible
+                | Class::TlsError
+                | Class::ProxyError
         )
     }
 
@@ -171,6 +185,8 @@ impl Class {
             Class::NotFound => "no such table here: the table may live in another region or account; check the region, the account, and the table name's spelling",
             Class::Throttled => "throttled even after retries: the table or account is at its throughput limit; check capacity and other traffic",
             Class::EndpointUnreachable => "nothing answered at the endpoint: check AWS_ENDPOINT_URL*/DYNAMODB_ENDPOINT overrides left over from local development, DNS, proxies and VPC endpoints",
+            Class::TlsError => "the endpoint's certificate was not trusted: behind a TLS-inspecting proxy (Zscaler, Netskope, a corporate Squid) set AWS_CA_BUNDLE to your organisation's CA bundle, as for the AWS CLI; otherwise check the endpoint override, the host's clock and the name in the URL",
+            Class::ProxyError => "the proxy in HTTPS_PROXY/HTTP_PROXY refused or did not answer: check its address and credentials (http://user:password@host:port), its allow-list for *.amazonaws.com, or exempt the endpoint with NO_PROXY",
             Class::Timeout => "no answer in time: check network routes, security groups, NAT or VPC endpoints, and the endpoint override; raise timeout_ms only if the path is known to be slow",
             Class::ServiceError => "the service answered with a server error: usually transient; check the AWS Health Dashboard if it persists",
             Class::NotAws => "something other than AWS answered (an HTML page, a proxy, a local development server): look for an endpoint override (AWS_ENDPOINT_URL*, DYNAMODB_ENDPOINT) or a proxy (HTTPS_PROXY) pointing at the wrong place",
@@ -258,7 +274,10 @@ where
         }
         SdkError::DispatchFailure(d) => {
             let chain = chain_text(err);
-            if d.is_timeout() {
+            let connector = d.as_connector_error();
+            if let Some(f) = connector.and_then(|c| transport::classify(c, d.is_timeout())) {
+                f
+            } else if d.is_timeout() {
                 Failure::new(Class::Timeout, format!("connection timed out: {chain}"))
             } else if d.is_io() || has_io_error(err) {
                 Failure::new(
@@ -307,6 +326,7 @@ pub fn from_wire(
         Some(c) => class_of_code(c, &lower, status),
         None => match status {
             Some(429) => Class::Throttled,
+            Some(407) => Class::ProxyError,
             Some(_) => Class::NotAws,
             None => Class::Other,
         },

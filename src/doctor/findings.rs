@@ -327,6 +327,8 @@ mod tests {
             identity: None,
             table_probe: None,
             findings: Vec::new(),
+            trust_roots: None,
+            proxies: Vec::new(),
         }
     }
 

@@ -15,7 +15,7 @@ pub use chain::{Provider, ProviderStatus, ProviderStep};
 pub use render::render;
 pub use report::{CredentialSummary, DoctorReport, Finding, FindingKind, Severity};
 
-use crate::aws::endpoints::endpoint_overrides;
+use crate::aws::endpoints::{endpoint_overrides, EndpointOverride};
 use crate::aws::{AwsClients, ClientOptions};
 use crate::classify::Class;
 use crate::config::TableRef;
@@ -72,6 +72,8 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         identity: None,
         table_probe: None,
         findings: Vec::new(),
+        trust_roots: None,
+        proxies: Vec::new(),
     };
     match AwsClients::load(&client_opts).await {
         Err(e) => report.findings.push(Finding::problem(
@@ -82,6 +84,11 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         )),
         Ok(clients) => {
             report.region = Some(clients.region().clone());
+            report.trust_roots = Some(clients.trust_roots().clone());
+            report.proxies = crate::aws::proxy::routes(&endpoints(
+                &report.endpoint_overrides,
+                clients.region().region.as_str(),
+            ));
             if walk.winner.is_some() {
                 report.identity = Some(check_identity(clients.sts(), None, timeout).await);
                 report.clock_skew_seconds = clients.clock_skew_seconds();
@@ -120,6 +127,27 @@ async fn probe_table(
     run_chain(&client, &spec).await.into_iter().next()
 }
 
+/// The endpoint each service of a run uses: its override, else the one
+/// for every service, else AWS's public endpoint in `region`.
+fn endpoints(overrides: &[EndpointOverride], region: &str) -> Vec<(String, String)> {
+    [
+        ("sts", "sts"),
+        ("dynamodb", "dynamodb"),
+        ("cloudwatch", "monitoring"),
+    ]
+    .into_iter()
+    .map(|(service, host)| {
+        let url = overrides
+            .iter()
+            .find(|o| o.service == service)
+            .or_else(|| overrides.iter().find(|o| o.service == "all"))
+            .map(|o| o.url.clone())
+            .unwrap_or_else(|| format!("https://{host}.{region}.amazonaws.com"));
+        (service.to_string(), url)
+    })
+    .collect()
+}
+
 fn summarize(w: &chain::Winner) -> CredentialSummary {
     let c = &w.credentials;
     CredentialSummary {
@@ -145,6 +173,8 @@ mod tests {
             identity: None,
             table_probe: None,
             findings,
+            trust_roots: None,
+            proxies: Vec::new(),
         }
     }
 

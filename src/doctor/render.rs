@@ -73,6 +73,17 @@ fn render_settings(s: &mut String, r: &DoctorReport) {
             o.source
         );
     }
+    if let Some(roots) = &r.trust_roots {
+        let _ = writeln!(s, "Trusted roots: {}", shown(&roots.describe()));
+    }
+    for p in &r.proxies {
+        let how = match (&p.proxy, p.exempted_by_no_proxy) {
+            (Some(proxy), _) => format!("through the proxy {}", shown(proxy)),
+            (None, true) => "direct (NO_PROXY exempts it)".to_string(),
+            (None, false) => "direct".to_string(),
+        };
+        let _ = writeln!(s, "Proxy for {} ({}): {how}", p.service, shown(&p.endpoint));
+    }
     if let Some(k) = r.clock_skew_seconds {
         let _ = writeln!(s, "Clock skew against the service: {k} s");
     }
@@ -182,6 +193,8 @@ mod tests {
                 "leftover token".into(),
                 "unset AWS_SESSION_TOKEN",
             )],
+            trust_roots: None,
+            proxies: Vec::new(),
         }
     }
 

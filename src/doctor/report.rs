@@ -5,7 +5,9 @@
 
 use super::chain::{Provider, ProviderStep};
 use crate::aws::endpoints::EndpointOverride;
+use crate::aws::proxy::ProxyRoute;
 use crate::aws::region::RegionSource;
+use crate::aws::trust::TrustRoots;
 use crate::classify::Class;
 use crate::report::{IdentityReport, ProbeResult};
 use serde::{Serialize, Serializer};
@@ -45,6 +47,10 @@ pub struct DoctorReport {
     pub table_probe: Option<ProbeResult>,
     /// Findings, most likely first.
     pub findings: Vec<Finding>,
+    /// The roots HTTPS trusts and where they came from.
+    pub trust_roots: Option<TrustRoots>,
+    /// The proxy (or none) each endpoint goes through.
+    pub proxies: Vec<ProxyRoute>,
 }
 
 impl DoctorReport {

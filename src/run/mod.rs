@@ -130,12 +130,14 @@ pub async fn run(
                 .flat_map(|u| report_all(u, Outcome::Fail, &f, 0.0))
                 .collect();
             let identity = IdentityReport::failed(f, elapsed_ms(started));
-            return Report::new(
+            let mut report = Report::new(
                 identity,
                 probes,
                 own_region.to_string(),
                 elapsed_ms(started),
             );
+            report.trust_roots = Some(canary.clients.trust_roots().clone());
+            return report;
         }
     };
 
@@ -209,6 +211,7 @@ pub async fn run(
         own_region.to_string(),
         elapsed_ms(started),
     );
+    report.trust_roots = Some(canary.clients.trust_roots().clone());
     add_expiry_warnings(&mut report, config);
     add_clock_warning(&mut report);
     report
