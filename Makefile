@@ -10,7 +10,18 @@
 #                 (needs only .venv: boto3); 1-3 minutes
 #   make mutants - cargo-mutants over the modules of .cargo/mutants.toml (unit tests, then the full suite)
 #                 (hours; not in CI; mutates the working tree while it runs)
-#   make build  - scripts/build-lambda.sh
+#   make build  - scripts/build-lambda.sh: the arm64 Lambda zip, $CARGO_TARGET_DIR (else target)/lambda/
+#                 dynamodb-auth-canary/bootstrap.zip (adds the rustup target aarch64-unknown-linux-gnu if missing)
+#   make setup-system - Debian packages the artifact and SAM tests need (qemu-user-static, binfmt-support,
+#                 libc6-arm64-cross, libgcc-s1-arm64-cross, docker.io, containerd, runc, iptables,
+#                 busybox-static), apt-get installed only when dpkg says one is missing (root)
+#   make test-artifact - build, then tests/infra/artifact_test.py: the zip (bootstrap at the root, executable,
+#                 aarch64 ELF, GLIBC_ <= 2.34, size limits), the bootstrap under qemu-aarch64-static as the
+#                 CLI (`check` over HTTPS through a loopback TLS front, trusted by AWS_CA_BUNDLE; untrusted)
+#                 and as the Lambda (a local Runtime API, events/scheduled.json and on-demand.json, EMF)
+#   make test-sam - build, then scripts/sam-local.sh: `sam local invoke` of template.yaml's CanaryFunction
+#                 (the built zip) on events/ with its own dockerd (vfs, private socket, FORWARD dropped),
+#                 a locally imported base image (never pulled), binfmt qemu-aarch64 and moto on the bridge
 #   make test   - fmt, clippy, cargo test, the Lambda handler under cargo-lambda's emulator
 #                 (tests/infra/lambda_local_test.py), the alarm evaluator test (tests/infra/alarm_test.py:
 #                 template alarms over what the binary publishes) (+ scripts/validate-template.sh if present)
@@ -29,7 +40,7 @@ FUZZ_SECONDS ?= 60
 export AWS_EC2_METADATA_DISABLED := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup setup-fuzz demo bench build test validate fuzz fuzz-smoke mutants
+.PHONY: setup setup-fuzz setup-system demo bench build test test-artifact test-sam validate fuzz fuzz-smoke mutants
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp $(TOOLS)/.cfn-guard-$(CFN_GUARD_VERSION).stamp
 
@@ -89,6 +100,30 @@ bench: $(VENV)/.requirements.stamp
 
 build: setup
 	bash scripts/build-lambda.sh
+
+# Debian packages of test-artifact and test-sam: qemu user-mode emulation and the aarch64 sysroot
+# (the loader and glibc the bootstrap links), and for SAM a docker engine, iptables and busybox
+# (the base image's rootfs). Installed only when missing; services are not started by the install
+# (policy-rc.d denies them: test-sam starts its own dockerd).
+SYSTEM_PACKAGES := qemu-user-static binfmt-support libc6-arm64-cross libgcc-s1-arm64-cross \
+	docker.io containerd runc iptables busybox-static
+setup-system:
+	missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup-system: installing" $$missing; \
+	  policy=0; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; \
+	    chmod +x /usr/sbin/policy-rc.d; policy=1; fi; \
+	  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    $$missing; then rc=0; else rc=$$?; fi; \
+	  [ $$policy = 0 ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
+
+test-artifact: build setup-system
+	$(VENV)/bin/python tests/infra/artifact_test.py
+
+test-sam: build setup-system
+	bash scripts/sam-local.sh
 
 validate: setup
 	bash scripts/validate-template.sh
