@@ -138,7 +138,7 @@ impl SplitConnector {
         let proxy = parsed
             .as_ref()
             .and_then(|u| self.proxies.intercept(u))
-            .map(|i| crate::redact::mask_url_password(&i.uri().to_string()));
+            .map(|i| super::proxy::shown(&i));
         Route {
             endpoint,
             proxy,

@@ -4,7 +4,7 @@
 //! password in a proxy URL masked.
 
 use crate::redact::mask_url_password;
-use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use serde::Serialize;
 
 /// One endpoint's way out.
@@ -32,11 +32,7 @@ pub fn routes(endpoints: &[(String, String)]) -> Vec<ProxyRoute> {
         .iter()
         .map(|(service, endpoint)| {
             let uri = endpoint.parse::<http::Uri>().ok();
-            let via = |m: &Matcher| {
-                uri.as_ref()
-                    .and_then(|u| m.intercept(u))
-                    .map(|i| mask_url_password(&i.uri().to_string()))
-            };
+            let via = |m: &Matcher| uri.as_ref().and_then(|u| m.intercept(u)).map(|i| shown(&i));
             let proxy = via(&env);
             ProxyRoute {
                 service: service.clone(),
@@ -46,6 +42,26 @@ pub fn routes(endpoints: &[(String, String)]) -> Vec<ProxyRoute> {
             }
         })
         .collect()
+}
+
+/// The proxy of an interception as people should see it: its URL with the
+/// user and a masked password (the matcher keeps them apart from the URL).
+pub fn shown(i: &Intercept) -> String {
+    let url = i.uri().to_string();
+    // `Basic base64(user:password)`: only the user is shown.
+    let user = i
+        .basic_auth()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| aws_smithy_types::base64::decode(b.trim()).ok())
+        .and_then(|raw| {
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            text.split_once(':').map(|(u, _)| u.to_string())
+        });
+    match (user, url.split_once("://")) {
+        (Some(user), Some((scheme, rest))) => format!("{scheme}://{user}:****@{rest}"),
+        _ => mask_url_password(&url),
+    }
 }
 
 /// The first of `names` that is set, as the matcher reads them: an upper

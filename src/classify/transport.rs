@@ -26,6 +26,8 @@ pub struct Route {
 pub struct RouteError {
     route: Route,
     source: ConnectorError,
+    /// The connection (to the proxy, or through its tunnel) timed out.
+    timed_out: bool,
 }
 
 impl fmt::Display for RouteError {
@@ -49,14 +51,23 @@ impl StdError for RouteError {
 
 impl Route {
     /// `e`, of the same kind (so the SDK retries it as before), carrying
-    /// this route.
+    /// this route. One exception: a proxy that did not answer within the
+    /// connect timeout is not retried, since retries would spend the whole
+    /// budget on it and end as a bare timeout that names no proxy.
     pub fn attach(self, e: ConnectorError) -> ConnectorError {
         let (timeout, io, user, other) = (e.is_timeout(), e.is_io(), e.is_user(), e.as_other());
+        let stalled_proxy = timeout && self.proxy.is_some();
         let wrapped = Box::new(RouteError {
             route: self,
             source: e,
+            timed_out: timeout,
         });
-        if timeout {
+        if stalled_proxy {
+            ConnectorError::other(
+                wrapped,
+                Some(aws_smithy_types::retry::ErrorKind::ClientError),
+            )
+        } else if timeout {
             ConnectorError::timeout(wrapped)
         } else if io {
             ConnectorError::io(wrapped)
@@ -88,10 +99,9 @@ pub fn chain<'a>(
 /// The failure of a request that got no answer, when the chain says more
 /// than "could not connect": TLS, a proxy, or a timeout through a proxy.
 pub fn classify(e: &(dyn StdError + 'static), timed_out: bool) -> Option<Failure> {
-    let route = chain(e)
-        .find_map(|x| x.downcast_ref::<RouteError>())
-        .map(|r| r.route.clone())
-        .unwrap_or_default();
+    let found = chain(e).find_map(|x| x.downcast_ref::<RouteError>());
+    let route = found.map(|r| r.route.clone()).unwrap_or_default();
+    let timed_out = timed_out || found.is_some_and(|r| r.timed_out);
     if let Some(t) = chain(e).find_map(|x| x.downcast_ref::<TunnelError>()) {
         return Some(proxy_failure(&route, tunnel_problem(t, e)));
     }
@@ -318,7 +328,12 @@ mod tests {
         let f = classified(via.clone().attach(ConnectorError::io(Box::new(refused))));
         assert_eq!(f.class, Class::ProxyError);
         assert_eq!(f.message, "the proxy http://ops:****@127.0.0.1:9/ on the way to https://dynamodb.us-east-1.amazonaws.com:443 could not be reached: Connection refused (os error 111)");
-        let f = classify(&via.attach(ConnectorError::timeout("slow".into())), true).unwrap();
+        let stalled = via.attach(ConnectorError::timeout("slow".into()));
+        assert!(
+            !stalled.is_timeout() && stalled.as_other().is_some(),
+            "not retried"
+        );
+        let f = classify(&stalled, false).unwrap();
         assert!(
             f.message
                 .ends_with("443 did not answer within the connect timeout"),

@@ -13,4 +13,5 @@ mod pressure;
 mod probes;
 mod secrets;
 mod support;
+mod tls;
 mod wire;
