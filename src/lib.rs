@@ -11,6 +11,7 @@
 //! `classify`.
 
 pub mod aws;
+pub mod changes;
 pub mod classify;
 pub mod cli;
 pub mod clock;

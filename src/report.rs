@@ -116,6 +116,49 @@ pub struct ProbeResult {
     /// Which policy layer denied (access denials, must-deny results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denied_by: Option<Box<crate::classify::explain::DeniedBy>>,
+    /// The CloudTrail changes that may explain a denial, most likely first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// Why no change is shown, or where else to look (an SCP's changes are
+    /// in the management account's trail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_note: Option<String>,
+}
+
+/// A CloudTrail management event that changed what a denied probe depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// `PutRolePolicy`, `DeleteResourcePolicy`, `DisableKey`, ...
+    pub event_name: String,
+    /// When, RFC 3339.
+    pub event_time: String,
+    /// Who: the principal's ARN.
+    pub who: Option<String>,
+    /// The role session, for an assumed role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The source IP address, or the AWS service that called for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The event id: `aws cloudtrail lookup-events --lookup-attributes
+    /// AttributeKey=EventId,AttributeValue=<id>` opens the whole record.
+    pub event_id: String,
+    /// The region whose event history holds it.
+    pub region: String,
+    /// Why it matched: the resource it changed.
+    pub matched: String,
+}
+
+/// How the look-up for changes went, when a run needed one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesLookup {
+    /// LookupEvents calls made.
+    pub calls: u32,
+    /// Answers reused from an earlier run of this process.
+    pub cached: u32,
+    /// Why some or all of it did not happen (refused, throttled, no time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl ProbeResult {
@@ -132,6 +175,8 @@ impl ProbeResult {
             hint: None,
             principal: None,
             denied_by: None,
+            changes: Vec::new(),
+            changes_note: None,
         }
     }
 
@@ -242,6 +287,10 @@ pub struct Report {
     /// The roots HTTPS trusted: where they came from, the file, how many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_roots: Option<TrustRoots>,
+    /// The CloudTrail look-up for changes behind denials (absent when none
+    /// was needed: a healthy run asks nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_changed: Option<ChangesLookup>,
     /// Wall time of the run.
     pub duration_ms: f64,
     /// The crate version.
@@ -284,6 +333,7 @@ impl Report {
             warnings: Vec::new(),
             region,
             trust_roots: None,
+            what_changed: None,
             duration_ms,
             version: env!("CARGO_PKG_VERSION").to_string(),
         }

@@ -39,6 +39,7 @@ pub struct AwsClients {
     server_date: ServerDate,
     dynamodb: Mutex<HashMap<String, aws_sdk_dynamodb::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    cloudtrail: Mutex<HashMap<String, aws_sdk_cloudtrail::Client>>,
     ssm: std::sync::OnceLock<aws_sdk_ssm::Client>,
     credential_problem: Option<crate::classify::Failure>,
     trust_roots: TrustRoots,
@@ -103,6 +104,7 @@ impl AwsClients {
             server_date,
             dynamodb: Mutex::new(HashMap::new()),
             cloudwatch: Mutex::new(HashMap::new()),
+            cloudtrail: Mutex::new(HashMap::new()),
             ssm: std::sync::OnceLock::new(),
             credential_problem,
             trust_roots,
@@ -185,6 +187,21 @@ impl AwsClients {
         timeout: Duration,
     ) -> Result<Option<i64>, crate::classify::Failure> {
         super::credentials::resolve(&self.sdk, timeout).await
+    }
+
+    /// The CloudTrail client for a region (its event history is per
+    /// region), built on first use and reused: most runs never need one.
+    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        let mut cache = self.cloudtrail.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudtrail::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_string()))
+                    .build();
+                aws_sdk_cloudtrail::Client::from_conf(conf)
+            })
+            .clone()
     }
 
     /// The CloudWatch client for a region, built on first use and reused.

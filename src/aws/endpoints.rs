@@ -91,6 +91,7 @@ pub fn endpoint_overrides(endpoint_url: Option<&str>) -> Vec<EndpointOverride> {
         ("sts", "AWS_ENDPOINT_URL_STS"),
         ("cloudwatch", "AWS_ENDPOINT_URL_CLOUDWATCH"),
         ("ssm", "AWS_ENDPOINT_URL_SSM"),
+        ("cloudtrail", "AWS_ENDPOINT_URL_CLOUDTRAIL"),
         ("all", "AWS_ENDPOINT_URL"),
     ] {
         if let Some(url) = env_var(var) {

@@ -86,6 +86,17 @@ bounded_number!(
     DescribePerSecond, u32, 1, 2_500, " per second"
 );
 
+bounded_number!(
+    /// How far back "what changed" looks in CloudTrail, in hours (the
+    /// management-event history keeps 90 days).
+    LookbackHours, u32, 1, 2_160, " hours"
+);
+bounded_number!(
+    /// CloudTrail LookupEvents calls one run may make at most (the API
+    /// allows 2 per second per account and region).
+    LookupCalls, u32, 1, 20, ""
+);
+
 impl TimeoutMs {
     /// The timeout as a duration.
     pub fn duration(self) -> std::time::Duration {

@@ -18,8 +18,8 @@ pub mod regions;
 use crate::error::ConfigError;
 pub use fields::{
     AccountId, AttributeName, CanaryName, Concurrency, DeadlineMs, DescribePerSecond, ExternalId,
-    KmsKeyArn, Namespace, Region, RegionConcurrency, Regions, RoleArn, SentinelKey, SessionName,
-    TableRef, TimeoutMs, DEFAULT_NAMESPACE, DEFAULT_TTL_ATTRIBUTE,
+    KmsKeyArn, LookbackHours, LookupCalls, Namespace, Region, RegionConcurrency, Regions, RoleArn,
+    SentinelKey, SessionName, TableRef, TimeoutMs, DEFAULT_NAMESPACE, DEFAULT_TTL_ATTRIBUTE,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,46 @@ pub struct Config {
     /// Warn (`credentials_expiring`) when credentials expire sooner than this.
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning_seconds: u64,
+    /// On a denial, look in CloudTrail for the change behind it.
+    #[serde(default)]
+    pub what_changed: WhatChanged,
+}
+
+/// "What changed": CloudTrail look-ups on a denial (on by default).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WhatChanged {
+    /// Whether to look (and whether `policy` grants `cloudtrail:LookupEvents`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How far back to look.
+    #[serde(default = "default_lookback")]
+    pub lookback_hours: LookbackHours,
+    /// At most this many LookupEvents calls in one run.
+    #[serde(default = "default_lookup_calls")]
+    pub max_calls: LookupCalls,
+}
+
+impl Default for WhatChanged {
+    fn default() -> Self {
+        WhatChanged {
+            enabled: true,
+            lookback_hours: default_lookback(),
+            max_calls: default_lookup_calls(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_lookback() -> LookbackHours {
+    LookbackHours::parse(24).unwrap_or_else(|_| unreachable!("24 is within 1 to 2160"))
+}
+
+fn default_lookup_calls() -> LookupCalls {
+    LookupCalls::parse(6).unwrap_or_else(|_| unreachable!("6 is within 1 to 20"))
 }
 
 impl Default for Config {
@@ -91,6 +131,7 @@ impl Default for Config {
             describe_per_second: default_describe_per_second(),
             deadline_ms: default_deadline_ms(),
             expiry_warning_seconds: DEFAULT_EXPIRY_WARNING_SECONDS,
+            what_changed: WhatChanged::default(),
         }
     }
 }

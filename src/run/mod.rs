@@ -89,6 +89,8 @@ pub struct Canary {
     pub clients: AwsClients,
     /// Assumed roles of cross-account targets.
     pub roles: RoleCache,
+    /// CloudTrail answers of recent runs ("what changed").
+    pub changes: crate::changes::Cache,
 }
 
 impl Canary {
@@ -97,6 +99,7 @@ impl Canary {
         Arc::new(Canary {
             clients,
             roles: RoleCache::default(),
+            changes: crate::changes::Cache::default(),
         })
     }
 }
@@ -280,6 +283,16 @@ pub async fn check(
         // A run cut short by hand is not a run the alarms should see.
         return report;
     }
+    // What changed, within what is left of the run's deadline (the first
+    // thing dropped when time is short); never changes the run's health.
+    crate::changes::look_up(
+        &canary.clients,
+        &canary.changes,
+        &config.what_changed,
+        &mut report,
+        deadline,
+    )
+    .await;
     let datums = crate::metrics::contract::datums(&report, &config.metrics, series);
     let outcome = crate::metrics::sinks::publish(
         &canary.clients,
