@@ -108,7 +108,7 @@ build: setup
 SYSTEM_PACKAGES := qemu-user-static binfmt-support libc6-arm64-cross libgcc-s1-arm64-cross \
 	docker.io containerd runc iptables busybox-static
 setup-system:
-	missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "setup-system: installing" $$missing; \
