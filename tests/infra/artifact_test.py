@@ -12,13 +12,14 @@
    (tests/infra/tls_front.py) with a certificate for localhost signed by a CA made for this
    run, trusted through AWS_CA_BUNDLE (--ca-env picks another variable). Healthy, exit 0,
    every probe's class. Then the same run with no CA given (AWS_CA_BUNDLE, SSL_CERT_FILE and
-   SSL_CERT_DIR unset): unhealthy, exit 1, the identity call failed on the untrusted
-   certificate.
+   SSL_CERT_DIR unset): unhealthy, exit 1, the identity call failed with class tls_error and a
+   hint that names AWS_CA_BUNDLE.
 3. The Lambda: the same bootstrap with AWS_LAMBDA_RUNTIME_API pointing at a Runtime API
    served by this test (next, response, error, init error), with the environment the
    template gives the function (events/env.json's values for its variables, Lambda's own
    variables, the local endpoint over HTTPS), invoked with events/scheduled.json then
-   events/on-demand.json: each returned report, and the EMF lines on the function's stdout.
+   events/on-demand.json: each returned report, and the EMF lines on the function's stdout;
+   then an invalid override, which must come back through the error endpoint.
 
 Nothing leaves loopback; the binary gets a clean environment (no inherited AWS_*, SSL_*),
 explicit dummy keys of a moto user, AWS_EC2_METADATA_DISABLED=true and the endpoint override.
@@ -518,7 +519,14 @@ def run_lambda(args, local, bootstrap, tmp):
             report = json.loads(body)
             check_function_report(name, report, config, local.user["arn"])
             check_trust_roots(name, report, args.ca_env, local.ca)
-        timings["init+both"] = time.monotonic() - started
+        # An invalid override: the invocation fails through the Runtime API's error endpoint.
+        bad = {"config": {"targets": [{"table": "orders", "regions": ["us-east-9"]}]}}
+        kind, body, took = api.invoke(json.dumps(bad).encode(), 30, proc)
+        timings["invalid override"] = took
+        text = body.decode(errors="replace")
+        check(kind == "error" and "InvalidConfigOverride" in text and "targets[0].regions[0]" in text,
+              f"an invalid override is an invocation error naming the field ({kind}): {text[:300]}")
+        timings["init+all three"] = time.monotonic() - started
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
