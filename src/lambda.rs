@@ -325,6 +325,14 @@ fn probe_fields(p: &ProbeResult, canary: &str) -> Map<String, Value> {
     if let Some(d) = &p.denied_by {
         m.insert("denied_by".into(), json!(d));
     }
+    // The likeliest change, flat, for the runbook query; all of them too.
+    if let Some(c) = p.changes.first() {
+        m.insert("change".into(), json!(c.describe()));
+        m.insert("changes".into(), json!(p.changes));
+    }
+    if let Some(note) = &p.changes_note {
+        m.insert("changes_note".into(), json!(note));
+    }
     m
 }
 

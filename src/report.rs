@@ -149,6 +149,26 @@ pub struct Change {
     pub matched: String,
 }
 
+impl Change {
+    /// One line for people: `2026-12-06T10:00:00Z DeleteUserPolicy by
+    /// arn:... (session s) from 198.51.100.7 to the permissions of user u;
+    /// event e-1 in us-east-1`.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} {}", self.event_name, self.event_time);
+        if let Some(w) = &self.who {
+            out.push_str(&format!(" by {w}"));
+        }
+        if let Some(s) = &self.source {
+            out.push_str(&format!(" from {s}"));
+        }
+        out.push_str(&format!(
+            ", to {}; event {} in {}",
+            self.matched, self.event_id, self.region
+        ));
+        out
+    }
+}
+
 /// How the look-up for changes went, when a run needed one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangesLookup {
@@ -477,6 +497,12 @@ impl Report {
                     }
                     if let Some(h) = &p.hint {
                         let _ = writeln!(s, "        hint: {}", shown(h));
+                    }
+                    for c in &p.changes {
+                        let _ = writeln!(s, "        changed: {}", shown(&c.describe()));
+                    }
+                    if let Some(note) = &p.changes_note {
+                        let _ = writeln!(s, "        what changed: {}", shown(note));
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! dynalite) is started once by `support` and shared by every module.
 
 mod architecture;
+mod changes;
 mod cli_config;
 mod cross_account;
 mod deployment;

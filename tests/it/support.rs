@@ -265,6 +265,86 @@ pub fn proxy(upstream: &str, mode: &str, delay_ms: u64) -> Proxy {
     }
 }
 
+/// The local CloudTrail of scripts/localaws/cloudtrail.py; killed on drop.
+pub struct CloudTrail {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for CloudTrail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a local CloudTrail with no events.
+pub fn cloudtrail() -> CloudTrail {
+    let mut child = Command::new(python())
+        .arg(root().join("scripts/localaws/cloudtrail.py"))
+        .args(["--port", "0", "--exit-with-parent"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cloudtrail.py");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .expect("PORT line")
+        .to_string();
+    CloudTrail {
+        url: format!("http://127.0.0.1:{port}"),
+        child,
+    }
+}
+
+impl CloudTrail {
+    /// Adds CloudTrail records.
+    pub fn seed(&self, events: Value) {
+        self.post("/_seed", &json!({ "events": events }));
+    }
+
+    /// `ok`, `refuse`, `silent`, or `throttle` for the next `count` calls.
+    pub fn mode(&self, mode: &str, count: u32) {
+        self.post("/_mode", &json!({"mode": mode, "count": count}));
+    }
+
+    /// The LookupEvents requests received.
+    pub fn calls(&self) -> Vec<Value> {
+        let text = http(&self.url, "GET", "/_calls", "");
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn post(&self, path: &str, body: &Value) {
+        http(&self.url, "POST", path, &body.to_string());
+    }
+}
+
+/// One plain HTTP/1.1 request to a local server; the answer's body.
+fn http(base: &str, method: &str, path: &str, body: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 /// Credentials for a run.
 #[derive(Debug, Clone)]
 pub struct Creds {
@@ -417,7 +497,7 @@ pub fn assert_loopback_only(args: &[&str], env: &[(String, String)]) {
     };
     let ignored =
         var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    for service in ["STS", "DYNAMODB", "CLOUDWATCH"] {
+    for service in ["STS", "DYNAMODB", "CLOUDWATCH", "CLOUDTRAIL"] {
         let url = flag.clone().or_else(|| {
             if ignored {
                 return None;
