@@ -227,6 +227,16 @@ pub fn policy(config: &Config, scope: &Scope, origin: &str) -> Result<Document, 
             Some(json!({"StringEquals": {"cloudwatch:namespace": namespace.as_str()}})),
         );
         add("AssumeTargetRoles", vec!["sts:AssumeRole"], &n.roles, None);
+        // "What changed": LookupEvents takes no resource (it reads the
+        // account's event history), so "*" is its least privilege.
+        if config.what_changed.enabled {
+            add(
+                "LookupChangesBehindDenials",
+                vec!["cloudtrail:LookupEvents"],
+                &BTreeSet::from(["*".to_string()]),
+                None,
+            );
+        }
     }
     Ok(Document {
         version: "2012-10-17",

@@ -207,6 +207,10 @@ pub fn parameters(
     out.push(("LeadingKeyValues".into(), needs.leading_keys.join(",")));
     out.push(("KmsKeyArns".into(), join(&needs.kms)));
     out.push(("AssumeRoleArns".into(), join(&needs.roles)));
+    out.push((
+        "WhatChanged".into(),
+        config.what_changed.enabled.to_string(),
+    ));
     check_parameter_lengths(&out).map_err(err)?;
     Ok(out)
 }

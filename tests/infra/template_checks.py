@@ -70,7 +70,7 @@ SENTINEL_S = "__dynamodb_auth_canary__"
 SENTINEL_N = "-271828182845904523536.0287"
 SENTINEL_B64 = base64.b64encode(SENTINEL_S.encode("utf-8")).decode("ascii")
 # The CloudWatch Logs Insights query "failing probes" (README, dashboard, alarm descriptions).
-FAILING_PROBES = ("fields @timestamp, canary, table, region, probe, expect, class, code, request_id, hint"
+FAILING_PROBES = ("fields @timestamp, canary, table, region, probe, expect, class, code, request_id, hint, change"
                   ' | filter message = "probe failed" or message = "probe not run"'
                   ' or message = "identity check failed"'
                   " | sort @timestamp desc | limit 100")
@@ -129,7 +129,7 @@ DDB_ACTIONS = {"describe": ["dynamodb:describetable"], "read": ["dynamodb:getite
                "write": ["dynamodb:putitem", "dynamodb:deleteitem"]}
 ALLOWED_ACTIONS = {a for v in DDB_ACTIONS.values() for a in v} | {
     "cloudwatch:putmetricdata", "sts:assumerole", "kms:decrypt", "ssm:getparameter",
-    "logs:createlogstream", "logs:putlogevents"}
+    "logs:createlogstream", "logs:putlogevents", "cloudtrail:lookupevents"}
 SEARCH = re.compile(r"SEARCH\(\s*'\{([^}]*)\}([^']*)'")
 EVENTS = ("scheduled.json", "on-demand.json", "env.json")
 
@@ -480,6 +480,11 @@ def check_grants(c, stack, sp, role_id, ns, leading, tag):
     c.check(on("ssm:getparameter") == want,
             f"{tag} ssm:GetParameter must be allowed on exactly the configuration parameter {want}, "
             f"got {on('ssm:getparameter')}")
+    # "What changed": LookupEvents takes no resource; granted only when the parameter says so.
+    want = [("*", None)] if str(sp.get("WhatChanged", "true")).lower() == "true" else []
+    c.check(on("cloudtrail:lookupevents") == want,
+            f"{tag} cloudtrail:LookupEvents must be allowed on \"*\" exactly when WhatChanged is true, "
+            f"got {on('cloudtrail:lookupevents')}")
     logs = {r for _, a, r, _ in got if a.startswith("logs:")}
     c.check(logs <= {"<CanaryLogGroup.Arn>"}, f"{tag} logs permissions only on the function's own log group, got {logs}")
 
