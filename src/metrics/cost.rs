@@ -47,6 +47,9 @@ pub struct Estimate {
     pub usd_alarms: f64,
     /// Whether the replica targets' regions are unknown until run time.
     pub has_replica_targets: bool,
+    /// CloudTrail LookupEvents calls a run with a denial makes at most
+    /// ("what changed"; 0 when off). Looking up management events is free.
+    pub cloudtrail_calls_per_denied_run: u32,
 }
 
 /// The by-`Class` series a month can show when every failure class occurs.
@@ -159,6 +162,11 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
         alarms: TEMPLATE_ALARMS,
         usd_alarms: (TEMPLATE_ALARMS as f64 * USD_PER_ALARM_MONTH * 100.0).round() / 100.0,
         has_replica_targets: has_replicas,
+        cloudtrail_calls_per_denied_run: if config.what_changed.enabled {
+            config.what_changed.max_calls.get()
+        } else {
+            0
+        },
     }
 }
 
@@ -195,6 +203,13 @@ impl Estimate {
             self.usd_healthy + self.usd_alarms
         );
         let _ = writeln!(s, "(${USD_PER_METRIC_MONTH:.2} per metric-month, ${USD_PER_1000_REQUESTS:.2} per 1,000 requests, ${USD_PER_ALARM_MONTH:.2} per alarm-month; Lambda and the dashboard are billed separately)");
+        if self.cloudtrail_calls_per_denied_run > 0 {
+            let _ = writeln!(
+                s,
+                "CloudTrail LookupEvents (what changed): at most {} calls per run with a denial, none in a healthy run; $0.00 (looking up management events is free)",
+                self.cloudtrail_calls_per_denied_run
+            );
+        }
         if self.has_replica_targets {
             let _ = writeln!(s, "Note: \"replicas\" targets are counted in their home region only; each replica region adds its own series with detail \"probe\".");
         }
