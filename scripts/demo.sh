@@ -79,4 +79,41 @@ env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_U
   cargo run --quiet -- check --config "$tmp/stripped.json" --region us-east-1 || frc=$?
 echo "== exit status: $frc (1: unhealthy, as it should be)"
 [ "$frc" -eq 1 ] || rc=1
+
+# What changed: an administrator removes canary-demo's read policy. The setup makes the
+# IAM call in moto and records it in a local CloudTrail (moto's does not record IAM calls);
+# the canary, denied, finds that change and prints it under each denied probe.
+"$PY" scripts/localaws/cloudtrail.py --port 0 --exit-with-parent >"$tmp/ct.port" 2>"$tmp/ct.log" &
+LOCALAWS_PIDS+=("$!")
+for _ in $(seq 100); do grep -q PORT "$tmp/ct.port" 2>/dev/null && break; sleep 0.1; done
+ct_url="http://127.0.0.1:$(sed -n 's/^PORT //p' "$tmp/ct.port")"
+"$PY" - "$MOTO_URL" "$ct_url" "$(jget "$admin" access_key_id)" "$(jget "$admin" secret_access_key)" \
+  "$(jget "$admin" arn)" <<'PYEOF'
+import datetime, json, sys, urllib.request, uuid
+import boto3
+moto, ct, key, secret, admin_arn = sys.argv[1:6]
+iam = boto3.client("iam", endpoint_url=moto, region_name="us-east-1",
+                   aws_access_key_id=key, aws_secret_access_key=secret)
+iam.delete_user_policy(UserName="canary-demo", PolicyName="canary")
+when = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=7)
+record = {"eventVersion": "1.09", "eventID": str(uuid.uuid4()), "eventName": "DeleteUserPolicy",
+          "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "eventSource": "iam.amazonaws.com",
+          "awsRegion": "us-east-1", "readOnly": False, "sourceIPAddress": "198.51.100.7",
+          "userIdentity": {"type": "IAMUser", "arn": admin_arn},
+          "requestParameters": {"userName": "canary-demo", "policyName": "canary"}}
+req = urllib.request.Request(ct + "/_seed", data=json.dumps({"events": [record]}).encode(), method="POST")
+urllib.request.urlopen(req).read()
+PYEOF
+echo
+echo "== canary-demo lost its policy: each denied probe names the change (expect exit 1)"
+crc=0
+env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL_DYNAMODB \
+  -u AWS_REGION -u AWS_DEFAULT_REGION \
+  HOME="$tmp" AWS_CONFIG_FILE="$tmp/no-config" AWS_SHARED_CREDENTIALS_FILE="$tmp/no-credentials" \
+  AWS_ACCESS_KEY_ID="$(jget "$created" users canary-demo access_key_id)" \
+  AWS_SECRET_ACCESS_KEY="$(jget "$created" users canary-demo secret_access_key)" \
+  AWS_ENDPOINT_URL="$MOTO_URL" AWS_ENDPOINT_URL_CLOUDTRAIL="$ct_url" \
+  cargo run --quiet -- check --config "$tmp/stripped.json" --region us-east-1 || crc=$?
+echo "== exit status: $crc (1: unhealthy, and the change is named above)"
+[ "$crc" -eq 1 ] || rc=1
 exit "$rc"
