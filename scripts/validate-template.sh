@@ -21,6 +21,15 @@
 #   9. tests/infra/policy_test.py BINARY       (`policy` of events/ and the README's configurations,
 #                                               attached to a moto user: sufficient, and every
 #                                               resource of every statement needed)
+#  10. fleet/build.py --check                   (fleet/canary-stackset.yaml is the package of the
+#                                               current template.yaml)
+#  11. cfn-lint fleet/*.yaml
+#  12. cfn-guard validate on the fleet's templates resolved by tests/infra/fleet_test.py:
+#      rules/canary.guard and rules/fleet.guard on the stack-set package (every Condition false,
+#      and true), rules/fleet.guard on the monitoring and code-bucket templates
+#  13. tests/infra/fleet_test.py run BINARY     (static checks of the fleet; a service-managed stack
+#                                               set in moto, 2 accounts x 2 regions, healthy canaries)
+# The guard tests of step 3 pair rules/tests/<name>_tests.yaml with rules/<name>.guard.
 # Usage: scripts/validate-template.sh [BINARY]   (default target/debug/dynamodb-auth-canary)
 #        (or: make validate). Every step runs; exit 1 if any failed, 2 if the tools are missing.
 # Offline: no AWS credentials are looked up (dummy keys, no profile), instance metadata is
@@ -85,8 +94,11 @@ if bad:
 print(f"{len(rules)} rules, each with PASS and FAIL cases")
 PY
   local t
-  for t in rules/tests/*.yaml; do
-    if ! "$GUARD" test -r rules/canary.guard -t "$t" >"$tmp/guard-test.out" 2>&1; then
+  for t in rules/tests/*_tests.yaml; do
+    local g
+    g="rules/$(basename "$t" _tests.yaml).guard"
+    [ -f "$g" ] || { echo "$t: no $g for it" >&2; return 1; }
+    if ! "$GUARD" test -r "$g" -t "$t" >"$tmp/guard-test.out" 2>&1; then
       grep -B3 -A2 -E 'FAIL Rules|Error|panicked' "$tmp/guard-test.out" >&2 || cat "$tmp/guard-test.out" >&2
       return 1
     fi
@@ -132,6 +144,60 @@ step "template_checks --self-test" "$VENV/bin/python" tests/infra/template_check
 step "deploy_test (moto)" "$VENV/bin/python" tests/infra/deploy_test.py "$BIN"
 step "target_role_test (target-role.yaml, moto)" "$VENV/bin/python" tests/infra/target_role_test.py "$BIN"
 step "policy_test (policy is sufficient and minimal, moto)" "$VENV/bin/python" tests/infra/policy_test.py "$BIN"
+fleet_guard() {  # the fleet's templates, resolved, against canary.guard and fleet.guard
+  local acct=111122223333 on=() n
+  local fleet=(--param CodeBucketPrefix=example-canary-code --param ConfigParameterName=/dynamodb-auth-canary/config
+    --param CanaryName=fleet)
+  on+=(--param 'CanaryConfig={"targets":[]}' --param KmsKeyArns=arn:aws:kms:us-east-1:$acct:key/1234abcd-12ab-34cd-56ef-1234567890ab)
+  on+=(--param AssumeRoleArns=arn:aws:iam::210987654321:role/Reader --param CodeObjectVersion=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY)
+  on+=(--param MonitoringSinkArn=arn:aws:oam:us-east-1:999988887777:sink/0a1b2c3d-4e5f-6789-abcd-ef0123456789)
+  on+=(--param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid)
+  on+=(--param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1)
+  for n in 1 2 3 4 5 6 7 8; do
+    on+=(--param "Slot${n}DescribeTableArns=arn:aws:dynamodb:us-east-1:$acct:table/orders$n")
+    on+=(--param "Slot${n}ReadTableArns=arn:aws:dynamodb:us-east-1:$acct:table/orders$n")
+    on+=(--param "Slot${n}WriteTableArns=arn:aws:dynamodb:us-east-1:$acct:table/events$n")
+  done
+  local ft=tests/infra/fleet_test.py
+  "$VENV/bin/python" $ft resolve fleet/canary-stackset.yaml "${fleet[@]}" >"$tmp/fleet-off.json" &&
+    "$VENV/bin/python" $ft resolve fleet/canary-stackset.yaml "${fleet[@]}" "${on[@]}" >"$tmp/fleet-on.json" &&
+    "$VENV/bin/python" $ft resolve fleet/monitoring.yaml --param OrganizationId=o-abcdefghij \
+      --param AccountIds=222222222222,333333333333 --param PagerEmail=p@example.invalid \
+      --param PagerHttpsEndpoint=https://pager.example.invalid --param NotifyEmail=n@example.invalid >"$tmp/mon.json" &&
+    "$VENV/bin/python" $ft resolve fleet/monitoring.yaml --param OrganizationId=o-abcdefghij \
+      --param AccountIds=222222222222 --param OrganizationPaths=o-abcdefghij/r-ab12/ou-ab12-11111111/* >"$tmp/mon-paths.json" &&
+    "$VENV/bin/python" $ft resolve fleet/code-bucket.yaml --param BucketPrefix=example-canary-code \
+      --param OrganizationId=o-abcdefghij >"$tmp/bucket.json" || return 1
+  local d
+  for d in fleet-off fleet-on; do  # the canary's role in every account is still minimal
+    "$GUARD" validate -r rules/canary.guard -d "$tmp/$d.json" || return 1
+  done
+  "$GUARD" validate -r rules/canary.guard -d "$tmp/fleet-on.json" --show-summary skip >"$tmp/fg.out" || return 1
+  if grep -q SKIP "$tmp/fg.out"; then
+    echo "rules/canary.guard rules skipped on the package with every Condition true:" >&2
+    cat "$tmp/fg.out" >&2
+    return 1
+  fi
+  for d in fleet-off fleet-on mon mon-paths bucket; do
+    "$GUARD" validate -r rules/fleet.guard -d "$tmp/$d.json" || return 1
+  done
+  # Each fleet rule applies to one of them: none may pass only by being skipped everywhere.
+  local rule applied
+  for rule in $(grep -oE '^rule +[a-z_]+' rules/fleet.guard | awk '{print $2}'); do
+    applied=0
+    for d in fleet-on mon bucket; do
+      "$GUARD" validate -r rules/fleet.guard -d "$tmp/$d.json" --show-summary pass >"$tmp/fp.out" 2>&1 || true
+      grep -q "$rule" "$tmp/fp.out" && applied=1
+    done
+    [ $applied -eq 1 ] || { echo "rules/fleet.guard: $rule passes nowhere (skipped on every fleet template)" >&2; return 1; }
+  done
+  echo "rules/canary.guard on the stack-set package (none skipped), rules/fleet.guard on the package, the monitoring" \
+    "and code-bucket templates: every rule applied and passed"
+}
+step "fleet package = translation of template.yaml" "$VENV/bin/python" fleet/build.py --check
+step "cfn-lint fleet/" "$VENV/bin/cfn-lint" fleet/canary-stackset.yaml fleet/monitoring.yaml fleet/code-bucket.yaml
+step "cfn-guard validate (fleet/)" fleet_guard
+step "fleet_test (stack set in moto, static fleet checks)" "$VENV/bin/python" tests/infra/fleet_test.py run "$BIN"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "validate-template: FAILED: ${failed[*]}" >&2
