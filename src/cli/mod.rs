@@ -54,6 +54,75 @@ pub enum Command {
     /// Print the SAM template's parameters for a configuration, for
     /// `sam deploy --parameter-overrides "$(dynamodb-auth-canary deploy-params --config canary.json)"`.
     DeployParams(DeployParamsArgs),
+    /// Print what to run to deploy the canary to every account and region of
+    /// organizational units (StackSets) and watch them from one monitoring
+    /// account, and what the fleet costs.
+    Fleet(FleetArgs),
+}
+
+/// How `policy` and `deploy-params` reach STS when `--account` is not given.
+#[derive(Debug, Args)]
+pub struct CallerArgs {
+    /// Endpoint for every service (STS, to find the account when --account is
+    /// not given), overriding AWS_ENDPOINT_URL*.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE or "default").
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+}
+
+/// Arguments of `fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The configuration each account's canary is priced with; its metrics
+    /// namespace is the fleet's.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// An organizational unit (or root) the stack set deploys to (repeatable).
+    #[arg(long = "ou", value_name = "ID", required = true)]
+    pub ous: Vec<String>,
+    /// A region of the fleet (repeatable); the first is the stack set's own.
+    #[arg(long = "region", value_name = "R", required = true)]
+    pub regions: Vec<String>,
+    /// The organization's id (o-...): who may read the code and link to the sink.
+    #[arg(long, value_name = "ID")]
+    pub organization_id: String,
+    /// The code buckets' name prefix: the bucket of each region is <prefix>-<region>.
+    #[arg(long, value_name = "PREFIX")]
+    pub code_bucket_prefix: String,
+    /// The code's key in the buckets.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "dynamodb-auth-canary/bootstrap.zip"
+    )]
+    pub code_key: String,
+    /// The stack set's name.
+    #[arg(long, value_name = "NAME", default_value = "dynamodb-auth-canary")]
+    pub stack_set_name: String,
+    /// The Canary dimension of every account's canary.
+    #[arg(long, value_name = "NAME", default_value = "fleet")]
+    pub canary_name: String,
+    /// The SSM parameter each account keeps its configuration in.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "/dynamodb-auth-canary/config"
+    )]
+    pub ssm_parameter: String,
+    /// Minutes between runs.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub schedule_minutes: u32,
+    /// The monitoring account (shown in the output).
+    #[arg(long, value_name = "ID")]
+    pub monitoring_account: Option<String>,
+    /// The fleet's size in accounts, added to the bill's 10, 100 and 1,000.
+    #[arg(long, value_name = "N")]
+    pub accounts: Option<usize>,
+    /// ACCOUNT=FILE: an account's own configuration, for its table grants (repeatable).
+    #[arg(long = "account-config", value_name = "ACCOUNT=FILE")]
+    pub account_configs: Vec<String>,
 }
 
 /// Arguments of `policy`.
@@ -62,9 +131,13 @@ pub struct PolicyArgs {
     /// Configuration file (JSON).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// The canary's account id (tables given by name are in it).
+    /// The canary's account id (tables given by name are in it). Default:
+    /// the caller's account, from STS GetCallerIdentity.
     #[arg(long, value_name = "ID")]
-    pub account: String,
+    pub account: Option<String>,
+    /// How to reach STS when --account is not given.
+    #[command(flatten)]
+    pub caller: CallerArgs,
     /// The canary's region, for targets that name none (default: AWS_REGION or AWS_DEFAULT_REGION).
     #[arg(long, value_name = "R")]
     pub region: Option<String>,
@@ -84,8 +157,12 @@ pub struct DeployParamsArgs {
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// The account the stack deploys to (tables given by name are in it).
+    /// Default: the caller's account, from STS GetCallerIdentity.
     #[arg(long, value_name = "ID")]
-    pub account: String,
+    pub account: Option<String>,
+    /// How to reach STS when --account is not given.
+    #[command(flatten)]
+    pub caller: CallerArgs,
     /// The region the stack deploys to (default: AWS_REGION or AWS_DEFAULT_REGION).
     #[arg(long, value_name = "R")]
     pub region: Option<String>,
@@ -282,8 +359,9 @@ pub async fn run_to(
         Command::Check(args) => check(args, emf_out, surroundings).await,
         Command::Metrics(args) => metrics(args),
         Command::Doctor(args) => doctor(args).await,
-        Command::Policy(args) => result(policy(&args)),
-        Command::DeployParams(args) => result(deploy_params(&args)),
+        Command::Policy(args) => result(policy(&args).await),
+        Command::DeployParams(args) => result(deploy_params(&args).await),
+        Command::Fleet(args) => result(fleet(&args)),
     }
 }
 
@@ -306,13 +384,35 @@ fn region_flag(flag_value: Option<&String>) -> Result<Region, ConfigError> {
     }
 }
 
-fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
+/// `--account`, else the caller's account from STS (in `region`, through
+/// the endpoints and profile the command line names).
+async fn account_flag(
+    account: Option<&String>,
+    caller: &CallerArgs,
+    region: &Region,
+) -> Result<AccountId, ConfigError> {
+    match account {
+        Some(a) => flag("--account", AccountId::parse(a.as_str())),
+        None => {
+            let opts = ClientOptions {
+                region: Some(region.to_string()),
+                endpoint_url: caller.endpoint_url.clone(),
+                profile: caller.profile.clone(),
+                credentials: None,
+            };
+            crate::deploy::caller_account(&opts, crate::deploy::CALLER_ACCOUNT_TIMEOUT).await
+        }
+    }
+}
+
+async fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
     let source = Source::File(args.config.clone());
     let config = source.load_local()?;
+    let region = region_flag(args.region.as_ref())?;
     let scope = crate::deploy::iam::Scope {
-        account: Some(flag("--account", AccountId::parse(args.account.as_str()))?),
+        account: Some(account_flag(args.account.as_ref(), &args.caller, &region).await?),
         partition: args.partition.clone(),
-        region: region_flag(args.region.as_ref())?,
+        region,
         target_account: args
             .target_account
             .as_ref()
@@ -327,13 +427,14 @@ fn policy(args: &PolicyArgs) -> Result<String, ConfigError> {
     Ok(text + "\n")
 }
 
-fn deploy_params(args: &DeployParamsArgs) -> Result<String, ConfigError> {
+async fn deploy_params(args: &DeployParamsArgs) -> Result<String, ConfigError> {
     let text = Source::File(args.config.clone()).read_local()?;
     let origin = args.config.display().to_string();
     let config = Config::from_json_str(&text, &origin)?;
+    let region = region_flag(args.region.as_ref())?;
     let opts = crate::deploy::Options {
-        account: flag("--account", AccountId::parse(args.account.as_str()))?,
-        region: region_flag(args.region.as_ref())?,
+        account: account_flag(args.account.as_ref(), &args.caller, &region).await?,
+        region,
         ssm_parameter: args.ssm_parameter.clone(),
         canary_name: args
             .canary_name
@@ -343,6 +444,43 @@ fn deploy_params(args: &DeployParamsArgs) -> Result<String, ConfigError> {
     };
     let params = crate::deploy::parameters(&config, &text, &opts, &origin)?;
     Ok(crate::deploy::render(&params) + "\n")
+}
+
+/// `fleet`: reads the configurations and prints the fleet's plan.
+fn fleet(args: &FleetArgs) -> Result<String, ConfigError> {
+    let read = |path: &PathBuf| -> Result<(String, String), ConfigError> {
+        Ok((
+            Source::File(path.clone()).read_local()?,
+            path.display().to_string(),
+        ))
+    };
+    let mut account_configs = Vec::new();
+    for pair in &args.account_configs {
+        let Some((account, path)) = pair.split_once('=') else {
+            return Err(ConfigError::Flag {
+                flag: "--account-config".into(),
+                message: format!("\"{pair}\" is not ACCOUNT=FILE"),
+            });
+        };
+        let (text, origin) = read(&PathBuf::from(path))?;
+        account_configs.push((account.to_string(), text, origin));
+    }
+    let request = crate::deploy::fleet::Request {
+        config: read(&args.config)?,
+        account_configs,
+        ous: args.ous.clone(),
+        regions: args.regions.clone(),
+        organization_id: args.organization_id.clone(),
+        code_bucket_prefix: args.code_bucket_prefix.clone(),
+        code_key: args.code_key.clone(),
+        stack_set_name: args.stack_set_name.clone(),
+        canary_name: args.canary_name.clone(),
+        ssm_parameter: args.ssm_parameter.clone(),
+        schedule_minutes: args.schedule_minutes,
+        monitoring_account: args.monitoring_account.clone(),
+        accounts: args.accounts,
+    };
+    crate::deploy::fleet::plan(&request)
 }
 
 /// The report in the chosen format: pretty JSON or the human rendering.

@@ -4,14 +4,64 @@
 //! construction. Printed as `Key=Value` pairs for
 //! `sam deploy --parameter-overrides "$(dynamodb-auth-canary deploy-params ...)"`.
 //! The folder owns what a deployment derives from one configuration: these
-//! parameters and the least-privilege policy (`iam`).
+//! parameters, the least-privilege policy (`iam`) and the fleet's plan
+//! (`fleet`: StackSets and the monitoring account); and the caller's account,
+//! from STS, when `--account` is not given.
 
+pub mod fleet;
 pub mod iam;
 
+use crate::aws::clients::{AwsClients, ClientOptions};
 use crate::config::{AccountId, CanaryName, Config, Region};
 use crate::deploy::iam::{Needs, Scope};
 use crate::error::ConfigError;
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How long `deploy-params` and `policy` wait for STS when they ask it for
+/// the caller's account.
+pub const CALLER_ACCOUNT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The account of the caller's credentials (STS GetCallerIdentity), as the
+/// AWS CLI and SAM CLI find it, for `--account` left out. The clients honour
+/// `--endpoint-url`, `AWS_ENDPOINT_URL_STS`, the profile and the region like
+/// every other command. A failure is a usage error naming `--account`, the
+/// failure's class and what to do.
+pub async fn caller_account(
+    opts: &ClientOptions,
+    timeout: Duration,
+) -> Result<AccountId, ConfigError> {
+    let err = |message: String| ConfigError::Flag {
+        flag: "--account".into(),
+        message,
+    };
+    let clients = AwsClients::load(opts).await?;
+    if let Some(f) = clients.credential_problem() {
+        return Err(err(format!(
+            "not given, and the credentials cannot ask STS for it ({}: {}); pass --account",
+            f.class.as_str(),
+            f.message
+        )));
+    }
+    let call = clients
+        .sts()
+        .get_caller_identity()
+        .customize()
+        .config_override(crate::aws::call::op_config!(aws_sdk_sts, timeout))
+        .send();
+    match crate::aws::call::bounded("GetCallerIdentity", timeout, call).await {
+        Ok(out) => AccountId::parse(out.account().unwrap_or_default()).map_err(|m| {
+            err(format!(
+                "not given, and STS GetCallerIdentity answered no usable account ({m}); pass --account"
+            ))
+        }),
+        Err(f) => Err(err(format!(
+            "not given, and STS GetCallerIdentity failed ({}: {}); pass --account",
+            f.class.as_str(),
+            f.message
+        ))),
+    }
+}
 
 /// Policy slots of the template (one managed policy each).
 pub const SLOTS: usize = 8;

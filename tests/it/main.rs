@@ -8,6 +8,7 @@ mod cross_account;
 mod deployment;
 mod docs;
 mod doctor;
+mod fleet;
 mod identity;
 mod metrics;
 mod pressure;
