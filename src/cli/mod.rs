@@ -273,6 +273,10 @@ pub struct DoctorArgs {
     /// Timeout per call in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 3_000)]
     pub timeout_ms: u64,
+    /// Show only this SDK family: rust, python (boto3, AWS CLI v1), js,
+    /// go, java or dotnet.
+    #[arg(long, value_name = "NAME", value_parser = doctor::sdks::Sdk::parse)]
+    pub sdk: Option<doctor::sdks::Sdk>,
 }
 
 impl DoctorArgs {
@@ -288,6 +292,7 @@ impl DoctorArgs {
             table,
             endpoint_url: self.endpoint_url.clone(),
             timeout: Duration::from_millis(self.timeout_ms),
+            sdk: self.sdk,
         })
     }
 }
@@ -800,6 +805,7 @@ mod tests {
                 table: Some(TableRef::parse("orders").unwrap()),
                 endpoint_url: None,
                 timeout: Duration::from_millis(250),
+                sdk: None,
             }
         );
     }

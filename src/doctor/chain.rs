@@ -169,6 +169,13 @@ pub async fn walk(profile: &str, timeout: Duration) -> ChainWalk {
     walk
 }
 
+/// Asks the profile provider alone for `profile`'s credentials (it runs a
+/// `credential_process`), whatever came before it in the chain: what the
+/// SDKs that prefer the profile would get.
+pub async fn profile_credentials(profile: &str, timeout: Duration) -> Option<Credentials> {
+    ask(Provider::Profile, profile, timeout).await.ok()
+}
+
 fn imds_disabled() -> bool {
     env_var("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }

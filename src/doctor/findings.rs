@@ -4,6 +4,7 @@
 
 use super::chain::{ProfileAbsence, Provider, ProviderStatus, Winner};
 use super::report::{DoctorReport, Finding, FindingKind, Severity};
+use super::sdks::{Basis, CredentialSource, Sdk, SdkView, StopAt};
 use crate::classify::Class;
 use crate::config::DEFAULT_EXPIRY_WARNING_SECONDS;
 use crate::report::Outcome;
@@ -29,6 +30,8 @@ pub struct Facts<'a> {
     pub aws_region: Option<&'a str>,
     /// `AWS_DEFAULT_REGION`, as set.
     pub aws_default_region: Option<&'a str>,
+    /// What each SDK family compared would do (see `sdks`).
+    pub sdks: &'a [SdkView],
 }
 
 /// Findings, most likely cause first.
@@ -40,6 +43,8 @@ pub fn findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
     out.extend(expiry_finding(r));
     out.extend(clock_skew_finding(r));
     out.extend(table_finding(r));
+    out.extend(identity_split_finding(facts));
+    out.extend(sdk_stop_findings(facts));
     out.extend(region_finding(facts));
     if let Some(f) = endpoint_override_finding(r) {
         // When the service did not answer, the override is the likeliest cause.
@@ -68,10 +73,21 @@ fn environment_findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
             ),
             None => "; no later provider supplies credentials either".to_string(),
         };
+        let (stop, skip): (Vec<&SdkView>, Vec<&SdkView>) = facts
+            .sdks
+            .iter()
+            .filter(|v| v.sdk != Sdk::Rust)
+            .partition(|v| v.stop.as_ref().is_some_and(|s| s.at == StopAt::Credentials));
+        let others = match (names(&stop), names(&skip)) {
+            (a, b) if a.is_empty() && b.is_empty() => String::new(),
+            (a, b) if b.is_empty() => format!("; these stop too: {a}"),
+            (a, b) if a.is_empty() => format!("; these move on as the Rust SDK does: {b}"),
+            (a, b) => format!("; these stop too: {a}; these move on: {b}"),
+        };
         out.push(Finding::problem(
             FindingKind::PartialCredentials,
             Class::CredentialsError,
-            format!("{problem}{next}"),
+            format!("{problem}{next}{others}"),
             "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the same credentials, or unset both",
         ));
     }
@@ -86,26 +102,134 @@ fn environment_findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
     out
 }
 
-/// botocore and AWS CLI v1 read only `AWS_DEFAULT_REGION`; the Rust SDK
-/// prefers `AWS_REGION`.
+/// The families' apps, named for a finding: "Node services (AWS SDK for
+/// JavaScript v3), Go services (SDK v2, from documentation)".
+fn names(views: &[&SdkView]) -> String {
+    views
+        .iter()
+        .map(|v| {
+            let t = super::sdks::table(v.sdk);
+            if v.basis == Basis::Documentation {
+                format!("{} (from documentation)", t.apps)
+            } else {
+                t.apps.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Families that would use different regions: a problem, naming which
+/// family uses which region and from where.
 fn region_finding(facts: &Facts<'_>) -> Option<Finding> {
-    let region = facts.aws_region?;
-    match facts.aws_default_region {
-        Some(d) if d == region => None,
-        Some(d) => Some(Finding::problem(
-            FindingKind::RegionForOtherSdks,
-            Class::NotFound,
-            format!("AWS_REGION={region} but AWS_DEFAULT_REGION={d}: this canary and the other Rust, Go and Java SDKs use {region}, while boto3/botocore and AWS CLI v1 on this host use {d}"),
-            "set both to the same region",
-        )),
-        None => Some(Finding {
-            kind: FindingKind::RegionForOtherSdks,
-            class: Class::NotFound,
-            severity: Severity::Note,
-            problem: format!("only AWS_REGION={region} is set: boto3/botocore and AWS CLI v1 on this host read AWS_DEFAULT_REGION and would use their profile's region, or none"),
-            action: format!("set AWS_DEFAULT_REGION={region} too if Python or AWS CLI v1 applications run here"),
-        }),
+    let mut groups: Vec<(String, Vec<&SdkView>)> = Vec::new();
+    for v in facts.sdks {
+        let Some(r) = &v.region else { continue };
+        let key = format!("{} ({})", r.region, r.source);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(v),
+            None => groups.push((key, vec![v])),
+        }
     }
+    let regions: std::collections::BTreeSet<&str> = facts
+        .sdks
+        .iter()
+        .filter_map(|v| v.region.as_ref().map(|r| r.region.as_str()))
+        .collect();
+    if regions.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(key, g)| format!("{} use {key}", names(g)))
+        .collect();
+    let vars = match (facts.aws_region, facts.aws_default_region) {
+        (Some(r), Some(d)) => format!("AWS_REGION={r} but AWS_DEFAULT_REGION={d}: "),
+        _ => String::new(),
+    };
+    Some(Finding::problem(
+        FindingKind::RegionForOtherSdks,
+        Class::NotFound,
+        format!("{vars}{}", parts.join("; ")),
+        "set AWS_REGION and AWS_DEFAULT_REGION to the same region (and the profile's region, if set)",
+    ))
+}
+
+/// Families whose default clients would run as different identities:
+/// "your Node services run as X, your Python services as Y".
+fn identity_split_finding(facts: &Facts<'_>) -> Option<Finding> {
+    let mut groups: Vec<(String, String, Vec<&SdkView>)> = Vec::new();
+    for v in facts.sdks {
+        let Some(c) = &v.credentials else { continue };
+        let id = c.identity();
+        match groups.iter_mut().find(|(k, _, _)| *k == id) {
+            Some((_, _, g)) => g.push(v),
+            None => groups.push((id, c.describe(), vec![v])),
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(_, what, g)| format!("your {} run as {what}", names(g)))
+        .collect();
+    let sources: std::collections::BTreeSet<CredentialSource> = facts
+        .sdks
+        .iter()
+        .filter_map(|v| v.credentials.as_ref().map(|c| c.source))
+        .collect();
+    let action = if sources.contains(&CredentialSource::Environment) && facts.aws_profile_set {
+        "keep one source: unset AWS_PROFILE, or unset AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN"
+    } else {
+        "keep one credential source on the host (see each SDK's source above)"
+    };
+    Some(Finding::problem(
+        FindingKind::SdksDisagreeOnIdentity,
+        Class::IdentityMismatch,
+        format!(
+            "the SDKs on this host would not run as one identity: {}",
+            parts.join("; ")
+        ),
+        action,
+    ))
+}
+
+/// A family that would stop where another would not: its own message,
+/// why, and the fix. A missing region is a note (the host may run no such
+/// application), and so is any stop read from documentation only.
+fn sdk_stop_findings(facts: &Facts<'_>) -> Vec<Finding> {
+    if facts.sdks.iter().all(|v| v.stop.is_some()) {
+        return Vec::new();
+    }
+    facts
+        .sdks
+        .iter()
+        .filter(|v| v.sdk != Sdk::Rust)
+        .filter_map(|v| {
+            let stop = v.stop.as_ref()?;
+            let t = super::sdks::table(v.sdk);
+            let class = match stop.at {
+                StopAt::Region => Class::NotFound,
+                StopAt::Credentials => Class::CredentialsError,
+            };
+            let note = stop.at == StopAt::Region || v.basis == Basis::Documentation;
+            Some(Finding {
+                kind: FindingKind::SdkStops(v.sdk),
+                class,
+                severity: if note {
+                    Severity::Note
+                } else {
+                    Severity::Problem
+                },
+                problem: format!(
+                    "a default {} client fails here with \"{}\": {}",
+                    t.name, stop.sdk_says, stop.why
+                ),
+                action: stop.fix.clone(),
+            })
+        })
+        .collect()
 }
 
 fn profile_finding(r: &DoctorReport, facts: &Facts<'_>) -> Option<Finding> {
@@ -146,10 +270,29 @@ fn winner_findings(r: &DoctorReport, facts: &Facts<'_>) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     if winner.provider == Provider::Environment && facts.aws_profile_set {
+        let (env, profile): (Vec<&SdkView>, Vec<&SdkView>) = facts
+            .sdks
+            .iter()
+            .filter(|v| v.credentials.is_some())
+            .partition(|v| {
+                v.credentials
+                    .as_ref()
+                    .is_some_and(|c| c.source == CredentialSource::Environment)
+            });
+        let who = if env.is_empty() {
+            "this canary (the Rust SDK)".to_string()
+        } else {
+            names(&env)
+        };
+        let except = if profile.is_empty() {
+            String::new()
+        } else {
+            format!(", while {} use the profile", names(&profile))
+        };
         out.push(Finding::problem(
             FindingKind::EnvOverridesProfile,
             Class::IdentityMismatch,
-            format!("AWS_PROFILE={} is set, but keys in AWS_ACCESS_KEY_ID win: the profile is not used", r.profile),
+            format!("AWS_PROFILE={} is set, but keys in AWS_ACCESS_KEY_ID win for {who}: the profile is not used by them{except}", r.profile),
             "unset AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN to use the profile, or unset AWS_PROFILE",
         ));
     }
@@ -329,6 +472,7 @@ mod tests {
             findings: Vec::new(),
             trust_roots: None,
             proxies: Vec::new(),
+            sdks: Vec::new(),
         }
     }
 
@@ -534,9 +678,28 @@ mod tests {
             .contains("--endpoint-url=http://127.0.0.1:9 (all)"));
     }
 
+    fn views(env: &[(&str, &str)], credentials: &str) -> Vec<SdkView> {
+        use crate::doctor::sdks::{predict, Host, TABLES};
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("AWS_EC2_METADATA_DISABLED".into(), "true".into())])
+            .collect();
+        let host = Host::from_parts(&env, "", credentials);
+        TABLES.iter().map(|t| predict(t, &host, None)).collect()
+    }
+
     #[test]
     fn partial_keys_web_identity_and_regions() {
         let r = report();
+        let v = views(
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKIAPARTIAL000000001"),
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+            ],
+            "",
+        );
         let facts = Facts {
             partial_credentials: Some("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
             web_identity_missing: Some(
@@ -544,6 +707,7 @@ mod tests {
             ),
             aws_region: Some("eu-west-1"),
             aws_default_region: Some("us-east-1"),
+            sdks: &v,
             ..Facts::default()
         };
         let f = findings(&r, &facts);
@@ -557,7 +721,10 @@ mod tests {
             ]
         );
         assert!(
-            f[0].problem.contains("no later provider"),
+            f[0].problem.contains("no later provider")
+                && f[0]
+                    .problem
+                    .contains("these stop too: Python services and AWS CLI v1"),
             "{}",
             f[0].problem
         );
@@ -567,25 +734,77 @@ mod tests {
         assert!(
             region
                 .problem
-                .contains("boto3/botocore and AWS CLI v1 on this host use us-east-1"),
+                .contains("Python services and AWS CLI v1 use us-east-1 (AWS_DEFAULT_REGION)")
+                && region
+                    .problem
+                    .contains("Node services (AWS SDK for JavaScript v3)"),
             "{}",
             region.problem
         );
-        let only = Facts {
-            aws_region: Some("eu-west-1"),
+        let same = views(
+            &[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ],
+            "",
+        );
+        let facts = Facts {
+            sdks: &same,
             ..Facts::default()
         };
-        let f = findings(&r, &only);
-        let note = f
-            .iter()
-            .find(|x| x.kind == FindingKind::RegionForOtherSdks)
-            .unwrap();
-        assert_eq!(note.severity, Severity::Note);
-        let same = Facts {
-            aws_region: Some("eu-west-1"),
-            aws_default_region: Some("eu-west-1"),
+        assert!(!ids(&findings(&r, &facts)).contains(&"region_for_other_sdks".to_string()));
+    }
+
+    #[test]
+    fn profile_and_keys_split_node_from_the_rest() {
+        let r = report();
+        let creds = "[prod]\naws_access_key_id = AKIAPRODPROFILE00002\naws_secret_access_key = s\n";
+        let v = views(
+            &[
+                ("AWS_PROFILE", "prod"),
+                ("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT00001"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+                ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ],
+            creds,
+        );
+        let w = winner(Provider::Environment, "AKIAENVIRONMENT00001", None);
+        let facts = Facts {
+            aws_profile_set: true,
+            winner: Some(&w),
+            sdks: &v,
             ..Facts::default()
         };
-        assert!(!ids(&findings(&r, &same)).contains(&"region_for_other_sdks".to_string()));
+        let f = findings(&r, &facts);
+        let by = |id: &str| {
+            f.iter()
+                .find(|x| x.kind.id() == id)
+                .unwrap_or_else(|| panic!("{id}: {f:?}"))
+        };
+        let env = by("env_overrides_profile");
+        assert!(
+            env.problem
+                .contains("while Node services (AWS SDK for JavaScript v3) use the profile"),
+            "{}",
+            env.problem
+        );
+        let split = by("sdks_disagree_on_identity");
+        assert_eq!(split.severity, Severity::Problem);
+        assert!(
+            split.problem.contains(
+                "your Node services (AWS SDK for JavaScript v3) run as the keys of profile \"prod\" (AKIA************0002)"
+            ),
+            "{}",
+            split.problem
+        );
+        let js = by("sdk_stops_js");
+        assert_eq!(js.severity, Severity::Note);
+        assert!(
+            js.problem
+                .contains("\"Region is missing\": only AWS_DEFAULT_REGION=eu-west-1 is set"),
+            "{}",
+            js.problem
+        );
+        assert_eq!(js.action, "set AWS_REGION=eu-west-1 too");
     }
 }

@@ -10,6 +10,7 @@ mod chain;
 mod findings;
 mod render;
 mod report;
+pub mod sdks;
 
 pub use chain::{Provider, ProviderStatus, ProviderStep};
 pub use render::render;
@@ -44,6 +45,8 @@ pub struct DoctorOptions {
     pub endpoint_url: Option<String>,
     /// Timeout per call, clamped to 50 ms ..= 60 s.
     pub timeout: Duration,
+    /// Show only this SDK family (`--sdk`); all of them when `None`.
+    pub sdk: Option<sdks::Sdk>,
 }
 
 /// Walks the chain, checks the identity (and the table), and adds the
@@ -74,14 +77,19 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         findings: Vec::new(),
         trust_roots: None,
         proxies: Vec::new(),
+        sdks: Vec::new(),
     };
-    match AwsClients::load(&client_opts).await {
-        Err(e) => report.findings.push(Finding::problem(
-            FindingKind::Configuration,
-            Class::Other,
-            crate::error::chain(&e),
-            "fix the setting named above (region, endpoint or retry settings)",
-        )),
+    let config_error = match AwsClients::load(&client_opts).await {
+        Err(e) => {
+            let text = crate::error::chain(&e);
+            report.findings.push(Finding::problem(
+                FindingKind::Configuration,
+                Class::Other,
+                text.clone(),
+                "fix the setting named above (region, endpoint or retry settings)",
+            ));
+            Some(text)
+        }
         Ok(clients) => {
             report.region = Some(clients.region().clone());
             report.trust_roots = Some(clients.trust_roots().clone());
@@ -96,11 +104,22 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
                     report.table_probe = probe_table(&clients, table, timeout).await;
                 }
             }
+            None
         }
-    }
+    };
+    let all = sdk_views(&report, &walk, config_error.as_deref(), timeout).await;
     let partial = crate::aws::credentials::partial_environment().map(|f| f.message);
     let web_identity = crate::aws::credentials::missing_web_identity_token();
     let (aws_region, aws_default_region) = (env_var("AWS_REGION"), env_var("AWS_DEFAULT_REGION"));
+    // With --sdk, the findings compare that family with the canary only.
+    let compared: Vec<sdks::SdkView> = all
+        .iter()
+        .filter(|v| {
+            opts.sdk
+                .is_none_or(|only| v.sdk == only || v.sdk == sdks::Sdk::Rust)
+        })
+        .cloned()
+        .collect();
     let facts = findings::Facts {
         aws_profile_set: env_var("AWS_PROFILE").is_some(),
         winner: walk.winner.as_ref(),
@@ -109,10 +128,98 @@ pub async fn diagnose(opts: &DoctorOptions) -> DoctorReport {
         web_identity_missing: web_identity.as_deref(),
         aws_region: aws_region.as_deref(),
         aws_default_region: aws_default_region.as_deref(),
+        sdks: &compared,
     };
     let found = findings::findings(&report, &facts);
     report.findings.extend(found);
+    report.sdks = match opts.sdk {
+        Some(only) => all.into_iter().filter(|v| v.sdk == only).collect(),
+        None => all,
+    };
     report
+}
+
+/// What each family's default client would do here: the Rust family from
+/// the walk (the canary's own chain), the others from their tables.
+async fn sdk_views(
+    report: &DoctorReport,
+    walk: &chain::ChainWalk,
+    config_error: Option<&str>,
+    timeout: Duration,
+) -> Vec<sdks::SdkView> {
+    use sdks::{CredentialSource, Sdk, Stop, StopAt};
+    let host = sdks::Host::from_process();
+    // A credential_process gives its key only when run: the canary's walk
+    // ran it when the profile won; else ask the profile provider alone.
+    let profile = host.profile_name().to_string();
+    let process_key = if host.key(&profile, "credential_process").is_none() {
+        None
+    } else if let Some(w) = walk
+        .winner
+        .as_ref()
+        .filter(|w| w.provider == Provider::Profile)
+    {
+        Some(mask_key_id(w.credentials.access_key_id()))
+    } else {
+        chain::profile_credentials(&profile, timeout)
+            .await
+            .map(|c| mask_key_id(c.access_key_id()))
+    };
+    let mut views: Vec<sdks::SdkView> = sdks::TABLES
+        .iter()
+        .map(|t| sdks::predict(t, &host, process_key.as_deref()))
+        .collect();
+    if let Some(rust) = views.iter_mut().find(|v| v.sdk == Sdk::Rust) {
+        let source = |p: Provider| match p {
+            Provider::Environment => CredentialSource::Environment,
+            Provider::Profile => CredentialSource::Profile,
+            Provider::WebIdentityToken => CredentialSource::WebIdentity,
+            Provider::EcsContainer => CredentialSource::Container,
+            Provider::Ec2InstanceMetadata => CredentialSource::InstanceMetadata,
+        };
+        let same_kind = |c: &sdks::CredentialView, p: Provider| match p {
+            Provider::Profile => c.profile.is_some() && c.source != CredentialSource::WebIdentity,
+            other => c.source == source(other),
+        };
+        rust.credentials = walk.winner.as_ref().map(|w| {
+            let mut c = rust
+                .credentials
+                .clone()
+                .filter(|c| same_kind(c, w.provider))
+                .unwrap_or_else(|| sdks::bare(source(w.provider)));
+            if c.role_arn.is_none() {
+                c.access_key_id = Some(mask_key_id(w.credentials.access_key_id()));
+            }
+            c
+        });
+        rust.region = report.region.as_ref().map(|r| sdks::RegionView {
+            region: r.region.to_string(),
+            source: r.source.clone(),
+        });
+        rust.stop = match (config_error, &walk.winner) {
+            (Some(e), _) => Some(Stop {
+                at: StopAt::Region,
+                sdk_says: e.to_string(),
+                why: "the canary's region or endpoint settings are unusable".into(),
+                fix: "fix the setting named (set AWS_REGION, or region in the profile)".into(),
+            }),
+            (None, None) => {
+                let why: Vec<String> = walk
+                    .steps
+                    .iter()
+                    .map(|s| format!("{}: {}", s.provider, s.status))
+                    .collect();
+                Some(Stop {
+                    at: StopAt::Credentials,
+                    sdk_says: sdks::table(Sdk::Rust).no_credentials().to_string(),
+                    why: why.join(", "),
+                    fix: Class::CredentialsMissing.hint().to_string(),
+                })
+            }
+            (None, Some(_)) => None,
+        };
+    }
+    views
 }
 
 /// One DescribeTable in the clients' region.
@@ -175,6 +282,7 @@ mod tests {
             findings,
             trust_roots: None,
             proxies: Vec::new(),
+            sdks: Vec::new(),
         }
     }
 

@@ -46,6 +46,7 @@ pub fn render(r: &DoctorReport) -> String {
     }
     render_settings(&mut s, r);
     render_checks(&mut s, r);
+    render_sdks(&mut s, r);
     let _ = writeln!(s);
     render_findings(&mut s, r);
     s
@@ -125,6 +126,66 @@ fn render_checks(s: &mut String, r: &DoctorReport) {
     }
 }
 
+/// What each SDK family's default client would do here.
+fn render_sdks(s: &mut String, r: &DoctorReport) {
+    if r.sdks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nWhat a default client of each SDK would do on this host:"
+    );
+    for v in &r.sdks {
+        let _ = writeln!(
+            s,
+            "  {} [{}] ({}; {})",
+            v.name,
+            v.sdk,
+            v.basis.words(),
+            v.version
+        );
+        let creds = v
+            .credentials
+            .as_ref()
+            .map_or("none".to_string(), |c| c.describe());
+        let _ = writeln!(s, "    credentials: {}", shown(&creds));
+        let region = v.region.as_ref().map_or("none".to_string(), |r| {
+            format!("{} (from {})", r.region, r.source)
+        });
+        let _ = writeln!(s, "    region:      {}", shown(&region));
+        let list = |settings: &[super::sdks::Setting]| {
+            settings
+                .iter()
+                .map(|x| format!("{}={}", x.name, shown(&x.value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !v.endpoint_overrides.is_empty() {
+            let _ = writeln!(s, "    endpoints:   {}", list(&v.endpoint_overrides));
+        }
+        if !v.trust_roots.is_empty() {
+            let _ = writeln!(s, "    trusts:      {}", list(&v.trust_roots));
+        }
+        if !v.trust_roots_ignored.is_empty() {
+            let _ = writeln!(s, "    ignores:     {}", list(&v.trust_roots_ignored));
+        }
+        match &v.stop {
+            Some(stop) => {
+                let _ = writeln!(
+                    s,
+                    "    stops:       \"{}\": {}\n    fix:         {}",
+                    shown(&stop.sdk_says),
+                    shown(&stop.why),
+                    stop.fix
+                );
+            }
+            None => {
+                let _ = writeln!(s, "    stops:       no");
+            }
+        }
+    }
+}
+
 fn render_findings(s: &mut String, r: &DoctorReport) {
     if r.findings.is_empty() {
         let _ = writeln!(s, "No problems found.");
@@ -195,6 +256,7 @@ mod tests {
             )],
             trust_roots: None,
             proxies: Vec::new(),
+            sdks: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! by `render`.
 
 use super::chain::{Provider, ProviderStep};
+use super::sdks::{Sdk, SdkView};
 use crate::aws::endpoints::EndpointOverride;
 use crate::aws::proxy::ProxyRoute;
 use crate::aws::region::RegionSource;
@@ -51,6 +52,9 @@ pub struct DoctorReport {
     pub trust_roots: Option<TrustRoots>,
     /// The proxy (or none) each endpoint goes through.
     pub proxies: Vec<ProxyRoute>,
+    /// What each SDK family's default client would do on this host (only
+    /// the one `--sdk` names, when given).
+    pub sdks: Vec<SdkView>,
 }
 
 impl DoctorReport {
@@ -117,6 +121,12 @@ pub enum FindingKind {
     /// Other SDKs on this host would use another region, or none
     /// (`region_for_other_sdks`).
     RegionForOtherSdks,
+    /// SDK families on this host would run as different identities
+    /// (`sdks_disagree_on_identity`).
+    SdksDisagreeOnIdentity,
+    /// A family's default client would stop where another would not
+    /// (`sdk_stops_<family>`).
+    SdkStops(Sdk),
 }
 
 impl FindingKind {
@@ -139,6 +149,8 @@ impl FindingKind {
             FindingKind::PartialCredentials => "partial_credentials",
             FindingKind::WebIdentityTokenMissing => "web_identity_token_missing",
             FindingKind::RegionForOtherSdks => "region_for_other_sdks",
+            FindingKind::SdksDisagreeOnIdentity => "sdks_disagree_on_identity",
+            FindingKind::SdkStops(sdk) => return Cow::Owned(format!("sdk_stops_{sdk}")),
         })
     }
 }

@@ -230,3 +230,92 @@ fn half_set_keys_are_named_with_what_the_sdk_would_use_instead() {
     );
     assert!(!j.to_string().contains("secret-without-its-key"));
 }
+
+#[test]
+fn every_sdk_family_is_shown_and_sdk_narrows_to_one() {
+    let creds = crate::support::dummy_creds();
+    let mut env = creds.env();
+    env.push(("AWS_DEFAULT_REGION".to_string(), "eu-west-1".to_string()));
+    env.retain(|(k, _)| k != "AWS_REGION");
+    // Blank counts as unset for every SDK (the harness sets a default).
+    env.push(("AWS_REGION".to_string(), String::new()));
+    let (_, j, _) = doctor(&[], &env);
+    let names: Vec<&str> = j["sdks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["sdk"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["rust", "python", "js", "go", "java", "dotnet"],
+        "{j}"
+    );
+    assert_eq!(j["sdks"][3]["basis"], "documentation");
+    // Only AWS_DEFAULT_REGION: JS v3 stops with its own message, and says why.
+    let js = &j["sdks"][2];
+    assert_eq!(js["stop"]["sdk_says"], "Region is missing", "{js}");
+    assert_eq!(js["stop"]["fix"], "set AWS_REGION=eu-west-1 too");
+    assert!(finding_ids(&j).contains(&"sdk_stops_js".to_string()), "{j}");
+    let (_, one, _) = doctor(&["--sdk", "js"], &env);
+    assert_eq!(one["sdks"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["sdks"][0]["sdk"], "js");
+    let r = canary(
+        &[
+            "doctor",
+            "--sdk",
+            "cobol",
+            "--endpoint-url",
+            crate::support::REFUSED,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("valid names are rust, python, js, go, java, dotnet"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn aws_profile_with_environment_keys_names_node_as_the_odd_one() {
+    let creds = crate::support::dummy_creds();
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[prod]\naws_access_key_id = AKIAPRODPROFILE00002\naws_secret_access_key = s\n",
+    )
+    .unwrap();
+    let mut env = creds.env();
+    env.push(("AWS_PROFILE".to_string(), "prod".to_string()));
+    env.push((
+        "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+        credentials.display().to_string(),
+    ));
+    let (code, j, _) = doctor(&[], &env);
+    assert_eq!(code, 1);
+    assert_eq!(j["sdks"][2]["credentials"]["source"], "profile", "{j}");
+    assert_eq!(j["sdks"][1]["credentials"]["source"], "environment");
+    let split = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "sdks_disagree_on_identity")
+        .unwrap_or_else(|| panic!("{j}"));
+    assert!(split["problem"].as_str().unwrap().contains(
+        "your Node services (AWS SDK for JavaScript v3) run as the keys of profile \"prod\""
+    ));
+    let env_wins = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "env_overrides_profile")
+        .unwrap();
+    assert!(env_wins["problem"]
+        .as_str()
+        .unwrap()
+        .contains("while Node services (AWS SDK for JavaScript v3) use the profile"));
+}
