@@ -134,4 +134,5 @@ test: setup
 	cargo test
 	$(VENV)/bin/python tests/infra/lambda_local_test.py
 	$(VENV)/bin/python tests/infra/alarm_test.py target/debug/dynamodb-auth-canary
+	$(VENV)/bin/python tests/infra/sdk_conformance.py target/debug/dynamodb-auth-canary
 	if [ -f scripts/validate-template.sh ]; then bash scripts/validate-template.sh; fi
