@@ -582,11 +582,8 @@ pub fn plan(req: &Request) -> Result<String, ConfigError> {
     let _ = writeln!(w, "# local: its {TEMPLATE_ALARMS} alarms; heartbeat: one standard alarm per canary in the monitoring account;");
     let _ = writeln!(w, "# *MI alarms: {FLEET_INSIGHTS_ALARMS} Metrics Insights alarms per region, ASSUMED ${USD_PER_INSIGHTS_ALARM_METRIC:.2} per analyzed metric");
     let _ = writeln!(w, "# (one per account) a month: not verified, see the pricing page; dashboard: one per region, $3 beyond the free three.");
-    let _ = writeln!(w, "# Sharing metrics and logs through the OAM link is not billed apart; Lambda, SNS and the first-tier metric price");
-    let _ = writeln!(
-        w,
-        "# (consolidated billing may reach cheaper tiers) are as in docs/metrics-and-alarms.md."
-    );
+    let _ = writeln!(w, "# Not priced here: the OAM link (see the pricing page's cross-account observability tab), Lambda and SNS");
+    let _ = writeln!(w, "# (docs/metrics-and-alarms.md); metrics at the first-tier price (consolidated billing may reach cheaper tiers).");
     if let Some(n) = req.accounts {
         if n > INSIGHTS_MAX_SERIES {
             let _ = writeln!(w, "# {n} accounts: the fleet alarms' queries return at most {INSIGHTS_MAX_SERIES} series (they keep the worst accounts first);");
