@@ -333,6 +333,9 @@ fn probe_fields(p: &ProbeResult, canary: &str) -> Map<String, Value> {
     if let Some(note) = &p.changes_note {
         m.insert("changes_note".into(), json!(note));
     }
+    if let Some(apps) = &p.account_errors {
+        m.insert("account".into(), json!(apps));
+    }
     m
 }
 

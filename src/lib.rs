@@ -10,6 +10,7 @@
 //! `clock` and `env` are leaves that import nothing of the crate but
 //! `classify`.
 
+pub mod account_errors;
 pub mod aws;
 pub mod changes;
 pub mod classify;

@@ -123,6 +123,37 @@ pub struct ProbeResult {
     /// in the management account's trail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_note: Option<String>,
+    /// Whether the account's `UserErrors` rose in this probe's region
+    /// (authentication failures only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_errors: Option<String>,
+}
+
+/// The account's `UserErrors` beside the canary's authentication failures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountErrors {
+    /// Each region with a failure that was read.
+    pub regions: Vec<RegionErrors>,
+    /// Why some or all of it was not read (refused, throttled, no time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// One region's `UserErrors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionErrors {
+    /// The region.
+    pub region: String,
+    /// The sum over the recent window.
+    pub recent: f64,
+    /// The hour before, scaled to one window.
+    pub baseline_per_window: f64,
+    /// This run's failed probes in the region (each at least one 400).
+    pub own_this_run: u32,
+    /// Whether the other callers' errors rose.
+    pub rose: bool,
+    /// One line for people and the page.
+    pub summary: String,
 }
 
 /// A CloudTrail management event that changed what a denied probe depends on.
@@ -197,6 +228,7 @@ impl ProbeResult {
             denied_by: None,
             changes: Vec::new(),
             changes_note: None,
+            account_errors: None,
         }
     }
 
@@ -311,6 +343,10 @@ pub struct Report {
     /// was needed: a healthy run asks nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub what_changed: Option<ChangesLookup>,
+    /// The account's `UserErrors` where authentication failed (absent
+    /// when nothing failed: a healthy run reads nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_errors: Option<AccountErrors>,
     /// Wall time of the run.
     pub duration_ms: f64,
     /// The crate version.
@@ -354,6 +390,7 @@ impl Report {
             region,
             trust_roots: None,
             what_changed: None,
+            account_errors: None,
             duration_ms,
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
@@ -503,6 +540,9 @@ impl Report {
                     }
                     if let Some(note) = &p.changes_note {
                         let _ = writeln!(s, "        what changed: {}", shown(note));
+                    }
+                    if let Some(apps) = &p.account_errors {
+                        let _ = writeln!(s, "        the account: {}", shown(apps));
                     }
                 }
             }

@@ -79,6 +79,26 @@ pub struct Config {
     /// On a denial, look in CloudTrail for the change behind it.
     #[serde(default)]
     pub what_changed: WhatChanged,
+    /// On an authentication failure, read the account's `UserErrors`.
+    #[serde(default)]
+    pub account_errors: AccountErrorsConfig,
+}
+
+/// "Does the account see it too?": the account's DynamoDB `UserErrors`
+/// read on an authentication failure (on by default).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountErrorsConfig {
+    /// Whether to read it (and whether `policy` grants
+    /// `cloudwatch:GetMetricData`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for AccountErrorsConfig {
+    fn default() -> Self {
+        AccountErrorsConfig { enabled: true }
+    }
 }
 
 /// "What changed": CloudTrail look-ups on a denial (on by default).
@@ -132,6 +152,7 @@ impl Default for Config {
             deadline_ms: default_deadline_ms(),
             expiry_warning_seconds: DEFAULT_EXPIRY_WARNING_SECONDS,
             what_changed: WhatChanged::default(),
+            account_errors: AccountErrorsConfig::default(),
         }
     }
 }

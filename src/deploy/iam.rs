@@ -229,6 +229,15 @@ pub fn policy(config: &Config, scope: &Scope, origin: &str) -> Result<Document, 
         add("AssumeTargetRoles", vec!["sts:AssumeRole"], &n.roles, None);
         // "What changed": LookupEvents takes no resource (it reads the
         // account's event history), so "*" is its least privilege.
+        // "Does the account see it too?": GetMetricData takes no resource.
+        if config.account_errors.enabled {
+            add(
+                "ReadAccountUserErrors",
+                vec!["cloudwatch:GetMetricData"],
+                &BTreeSet::from(["*".to_string()]),
+                None,
+            );
+        }
         if config.what_changed.enabled {
             add(
                 "LookupChangesBehindDenials",

@@ -261,6 +261,10 @@ pub fn parameters(
         "WhatChanged".into(),
         config.what_changed.enabled.to_string(),
     ));
+    out.push((
+        "AccountErrors".into(),
+        config.account_errors.enabled.to_string(),
+    ));
     check_parameter_lengths(&out).map_err(err)?;
     Ok(out)
 }

@@ -13,6 +13,10 @@ use std::fmt::Write as _;
 pub const USD_PER_METRIC_MONTH: f64 = 0.30;
 /// USD per standard-resolution alarm-month.
 pub const USD_PER_ALARM_MONTH: f64 = 0.10;
+/// USD per composite alarm-month.
+pub const USD_PER_COMPOSITE_ALARM_MONTH: f64 = 0.50;
+/// USD per 1,000 metrics requested with GetMetricData.
+pub const USD_PER_1000_GET_METRIC_DATA: f64 = 0.01;
 /// USD per 1,000 PutMetricData requests.
 pub const USD_PER_1000_REQUESTS: f64 = 0.01;
 /// Minutes in an average month (30.4 days).
@@ -47,6 +51,9 @@ pub struct Estimate {
     pub usd_alarms: f64,
     /// Whether the replica targets' regions are unknown until run time.
     pub has_replica_targets: bool,
+    /// Whether a run with an authentication failure reads the account's
+    /// `UserErrors` (GetMetricData, one metric per failing region).
+    pub account_errors_read: bool,
     /// CloudTrail LookupEvents calls a run with a denial makes at most
     /// ("what changed"; 0 when off). Looking up management events is free.
     pub cloudtrail_calls_per_denied_run: u32,
@@ -162,6 +169,7 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
         alarms: TEMPLATE_ALARMS,
         usd_alarms: (TEMPLATE_ALARMS as f64 * USD_PER_ALARM_MONTH * 100.0).round() / 100.0,
         has_replica_targets: has_replicas,
+        account_errors_read: config.account_errors.enabled,
         cloudtrail_calls_per_denied_run: if config.what_changed.enabled {
             config.what_changed.max_calls.get()
         } else {
@@ -203,6 +211,16 @@ impl Estimate {
             self.usd_healthy + self.usd_alarms
         );
         let _ = writeln!(s, "(${USD_PER_METRIC_MONTH:.2} per metric-month, ${USD_PER_1000_REQUESTS:.2} per 1,000 requests, ${USD_PER_ALARM_MONTH:.2} per alarm-month; Lambda and the dashboard are billed separately)");
+        if self.account_errors_read {
+            let _ = writeln!(
+                s,
+                "GetMetricData (does the account see it too?): one metric per failing region per run with an authentication failure, none in a healthy run; ${USD_PER_1000_GET_METRIC_DATA:.2} per 1,000 metrics"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "Opt-in WatchAppErrors=true (apps failing while the canary is healthy): 1 alarm ${USD_PER_ALARM_MONTH:.2} + 1 composite alarm ${USD_PER_COMPOSITE_ALARM_MONTH:.2} a month"
+        );
         if self.cloudtrail_calls_per_denied_run > 0 {
             let _ = writeln!(
                 s,

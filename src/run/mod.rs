@@ -293,6 +293,14 @@ pub async fn check(
         deadline,
     )
     .await;
+    // Does the account see it too? Only where authentication failed.
+    crate::account_errors::look(
+        &canary.clients,
+        &config.account_errors,
+        &mut report,
+        deadline,
+    )
+    .await;
     let datums = crate::metrics::contract::datums(&report, &config.metrics, series);
     let outcome = crate::metrics::sinks::publish(
         &canary.clients,

@@ -222,6 +222,83 @@ def evaluate(alarm, data, start, end, extra=EXTRA_PERIODS, initial=INSUFFICIENT)
     return trace
 
 
+def parse_rule(rule):
+    """A composite alarm's AlarmRule as a function of {alarm: state} -> bool. Supports
+    ALARM(x), OK(x), INSUFFICIENT_DATA(x), TRUE, FALSE, AND, OR, NOT and parentheses, with
+    NOT binding tightest, then AND, then OR ("Using composite alarms", the rule syntax).
+    x is an alarm name or ARN, quoted or not; cfn_template gives "<LogicalId>"."""
+    import re as _re
+    tokens = _re.findall(r'\(|\)|AND|OR|NOT|TRUE|FALSE|(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*"?[^)"]+"?\s*\)', rule)
+    if "".join(tokens).replace(" ", "") != rule.replace(" ", ""):
+        raise ValueError(f"unsupported AlarmRule: {rule!r}")
+    pos = [0]
+
+    def peek():
+        return tokens[pos[0]] if pos[0] < len(tokens) else None
+
+    def take():
+        pos[0] += 1
+        return tokens[pos[0] - 1]
+
+    def atom():
+        t = take()
+        if t == "(":
+            f = disj()
+            if take() != ")":
+                raise ValueError(f"unbalanced AlarmRule: {rule!r}")
+            return f
+        if t == "NOT":
+            g = atom()
+            return lambda s: not g(s)
+        if t in ("TRUE", "FALSE"):
+            return lambda s, v=(t == "TRUE"): v
+        fn, _, arg = t.partition("(")
+        name = arg.rstrip(")").strip().strip('"')
+        want = {"ALARM": ALARM, "OK": OK, "INSUFFICIENT_DATA": INSUFFICIENT}[fn]
+        return lambda s: s.get(name) == want
+
+    def conj():
+        f = atom()
+        while peek() == "AND":
+            take()
+            g, h = f, atom()
+            f = lambda s, g=g, h=h: g(s) and h(s)  # noqa: E731
+        return f
+
+    def disj():
+        f = conj()
+        while peek() == "OR":
+            take()
+            g, h = f, conj()
+            f = lambda s, g=g, h=h: g(s) or h(s)  # noqa: E731
+        return f
+
+    f = disj()
+    if pos[0] != len(tokens):
+        raise ValueError(f"unsupported AlarmRule: {rule!r}")
+    return f
+
+
+def evaluate_composite(composite, child_traces, start, end):
+    """Evaluates a composite alarm every minute from its children's Traces ({"<LogicalId>"
+    or name: Trace}): ALARM while the rule is true, OK otherwise ("a composite alarm ...
+    goes into ALARM state when all conditions of the rule are met"); actions on changes."""
+    rule = parse_rule(composite["rule"])
+    actions = {ALARM: [topic_name(a) for a in composite.get("alarm_actions", [])],
+               OK: [topic_name(a) for a in composite.get("ok_actions", [])]}
+    trace, state = Trace(composite), INSUFFICIENT
+    t = math.ceil(start / EVAL_STEP) * EVAL_STEP
+    while t <= end:
+        states = {name: tr.state_at(t) for name, tr in child_traces.items()}
+        new = ALARM if rule(states) else OK
+        if new != state:
+            trace.transitions.append((t, state, new, actions[new], composite["rule"]))
+            state = new
+        trace.states.append((t, state))
+        t += EVAL_STEP
+    return trace
+
+
 def static_check(alarms, published, own_namespaces):
     """Alarms that can never fire given what the binary publishes.
     published: set of (namespace, metric, dims tuple) seen from the real runs;

@@ -815,6 +815,75 @@ def timelines(runs, alarms_for, seed, only=None):
     return results
 
 
+def apps_timelines(runs, sam, seed):
+    """WatchAppErrors=true: the account's DynamoDB UserErrors (synthetic: DynamoDB publishes
+    it, a minute at a time, a few minutes late) rises for an hour. While the canary is
+    healthy, AppsFailingCanaryHealthyAlarm notifies (and nothing pages); while the canary's
+    own authentication fails too, AuthFailuresAlarm pages and the composite stays quiet;
+    with UserErrors quiet, nothing fires. Returns [Result]."""
+    p = dict(params("5"), WatchAppErrors="true", AppErrorsThreshold="10")
+    alarms = cfn_template.alarms(p, sam=sam)
+    composites = cfn_template.composite_alarms(p, sam=sam)
+    out = []
+    r = Result("WatchAppErrors: the template has the child alarm and the composite")
+    ids = {x["id"] for x in alarms}
+    r.expect("AppUserErrorsAlarm" in ids, "AppUserErrorsAlarm missing")
+    comp = next((c for c in composites if c["id"] == "AppsFailingCanaryHealthyAlarm"), None)
+    r.expect(comp is not None, "AppsFailingCanaryHealthyAlarm missing")
+    r.expect(not cfn_template.composite_alarms(params("5"), sam=sam), "the composite exists by default")
+    out.append(r)
+    if comp is None or "AppUserErrorsAlarm" not in ids:
+        return out
+    t_fail, t_good = T0 + 3600 + 7 * 60 + 13, T0 + 2 * 3600 + 7 * 60 + 13
+    for name, canary_kind, errors, must_notify in (
+            ("apps fail while the canary is healthy: notifies", "healthy", 50.0, True),
+            ("apps and the canary fail together: the auth page, not the composite", "auth", 50.0, False),
+            ("UserErrors quiet: nothing", "healthy", 0.0, False)):
+        tl = _tl(runs, seed, name, "5", "cbor", alarms, (2, 60))
+        tl.add(lambda t: canary_kind if t_fail <= t < t_good else "healthy", T0 - HISTORY, T0 + 4 * 3600)
+        rng = random.Random(zlib.crc32(name.encode()))
+        for minute in range(int((T0 - HISTORY) // 60), int((T0 + 4 * 3600) // 60)):
+            ts = minute * 60
+            value = errors if t_fail <= ts < t_good else rng.choice([0.0, 1.0, 2.0])
+            tl.data.append(ev.Datum("AWS/DynamoDB", "UserErrors", (), value, ts, ts + rng.uniform(60, 240),
+                                    "Count", "dynamodb"))
+        traces = evaluate_all(alarms, tl, T0, T0 + 4 * 3600)
+        children = {f"<{aid}>": tr for aid, tr in traces.items()}
+        ctr = ev.evaluate_composite(comp, children, T0, T0 + 4 * 3600)
+        if must_notify:
+            # A broken copy must fail here: without NOT, an apps-only failure notifies nobody.
+            broken = dict(comp, rule=comp["rule"].replace("AND NOT", "AND"))
+            btr = ev.evaluate_composite(broken, children, T0, T0 + 4 * 3600)
+            rb = Result("broken copy: the composite's rule without NOT")
+            rb.expect(broken["rule"] != comp["rule"], "the rule has no AND NOT to break")
+            rb.expect(not [x for x in btr.pages(NOTIFY) if x[1] == ev.ALARM], "the broken copy still notified")
+            rb.summary = "caught: an apps-only failure notifies nobody"
+            out.append(rb)
+        r = Result(name)
+        notified = [(t, s) for t, s in ctr.pages(NOTIFY) if s == ev.ALARM]
+        if must_notify:
+            if r.expect(bool(notified), f"the composite never notified {NOTIFY}: {ctr.transitions[:4]}"):
+                took = notified[0][0] - t_fail
+                r.expect(took <= 4 * 300 + 300, f"notified after {fmt(took)}")
+                back = ctr.first(ev.OK, t_good)
+                r.expect(back is not None and any(s == ev.OK and t == back for t, s in ctr.pages(NOTIFY)),
+                         "the composite did not return to OK (with OKActions) after the errors stopped")
+                r.summary = f"composite ALARM->{NOTIFY} after {fmt(took)}"
+            r.expect(traces["AuthFailuresAlarm"].first(ev.ALARM, T0) is None, "AuthFailuresAlarm paged")
+        else:
+            r.expect(not notified, f"the composite notified: {notified[:2]}")
+            if canary_kind == "auth":
+                r.expect(traces["AuthFailuresAlarm"].first(ev.ALARM, t_fail) is not None,
+                         "AuthFailuresAlarm did not page")
+                r.summary = "AuthFailuresAlarm paged; the composite stayed OK"
+            else:
+                r.summary = "nothing fired"
+        r.expect(not [x for x in traces["AppUserErrorsAlarm"].transitions if x[3]],
+                 "the child alarm has actions of its own")
+        out.append(r)
+    return out
+
+
 # alarms that must stay quiet in a failure timeline of this kind (others may co-fire,
 # e.g. an identity mismatch also counting as an auth failure is reported, not failed)
 SPEC_EXTRA_QUIET = {
@@ -1008,6 +1077,7 @@ def main():
     query = logs_query_check(sam) if LOG_LINES else None
     results = timelines(runs, alarms_for, a.seed)
     baseline = {r.name: r for r in results}
+    results += apps_timelines(runs, sam, a.seed)
     vac = non_vacuity(sam, runs, a.seed, baseline)
 
     for r in results + vac:

@@ -246,6 +246,22 @@ class Stack:
         return out
 
 
+def _composites(stack):
+    """The active AWS::CloudWatch::CompositeAlarm resources, resolved: id, rule (the
+    AlarmRule, alarm references as "<LogicalId>"), alarm_actions, ok_actions, properties."""
+    out = []
+    for lid, res in stack.resources("AWS::CloudWatch::CompositeAlarm").items():
+        a = res["Properties"]
+        out.append({"id": lid, "rule": a.get("AlarmRule"), "alarm_actions": list(a.get("AlarmActions", [])),
+                    "ok_actions": list(a.get("OKActions", [])), "properties": a})
+    return out
+
+
+def composite_alarms(params=None, sam=None):
+    """The composite alarms of the translated template, resolved for params."""
+    return _composites(resolve(params, sam))
+
+
 def resolve(params=None, sam=None, **pseudo):
     """Translate the SAM template (default template.yaml) and resolve it for params;
     pseudo: account=, region=, stack_name=."""

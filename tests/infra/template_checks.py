@@ -70,7 +70,7 @@ SENTINEL_S = "__dynamodb_auth_canary__"
 SENTINEL_N = "-271828182845904523536.0287"
 SENTINEL_B64 = base64.b64encode(SENTINEL_S.encode("utf-8")).decode("ascii")
 # The CloudWatch Logs Insights query "failing probes" (README, dashboard, alarm descriptions).
-FAILING_PROBES = ("fields @timestamp, canary, table, region, probe, expect, class, code, request_id, hint, change"
+FAILING_PROBES = ("fields @timestamp, canary, table, region, probe, expect, class, code, request_id, hint, change, account"
                   ' | filter message = "probe failed" or message = "probe not run"'
                   ' or message = "identity check failed"'
                   " | sort @timestamp desc | limit 100")
@@ -129,7 +129,7 @@ DDB_ACTIONS = {"describe": ["dynamodb:describetable"], "read": ["dynamodb:getite
                "write": ["dynamodb:putitem", "dynamodb:deleteitem"]}
 ALLOWED_ACTIONS = {a for v in DDB_ACTIONS.values() for a in v} | {
     "cloudwatch:putmetricdata", "sts:assumerole", "kms:decrypt", "ssm:getparameter",
-    "logs:createlogstream", "logs:putlogevents", "cloudtrail:lookupevents"}
+    "logs:createlogstream", "logs:putlogevents", "cloudtrail:lookupevents", "cloudwatch:getmetricdata"}
 SEARCH = re.compile(r"SEARCH\(\s*'\{([^}]*)\}([^']*)'")
 EVENTS = ("scheduled.json", "on-demand.json", "env.json")
 
@@ -485,6 +485,10 @@ def check_grants(c, stack, sp, role_id, ns, leading, tag):
     c.check(on("cloudtrail:lookupevents") == want,
             f"{tag} cloudtrail:LookupEvents must be allowed on \"*\" exactly when WhatChanged is true, "
             f"got {on('cloudtrail:lookupevents')}")
+    want = [("*", None)] if str(sp.get("AccountErrors", "true")).lower() == "true" else []
+    c.check(on("cloudwatch:getmetricdata") == want,
+            f"{tag} cloudwatch:GetMetricData must be allowed on \"*\" exactly when AccountErrors is true, "
+            f"got {on('cloudwatch:getmetricdata')}")
     logs = {r for _, a, r, _ in got if a.startswith("logs:")}
     c.check(logs <= {"<CanaryLogGroup.Arn>"}, f"{tag} logs permissions only on the function's own log group, got {logs}")
 

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: the local AWS (moto with IAM enforced,
 //! dynalite) is started once by `support` and shared by every module.
 
+mod account_errors;
 mod architecture;
 mod changes;
 mod cli_config;
