@@ -371,9 +371,18 @@ def moto_deploy(a, tmp, step, summary):
     need(f"{SET}-parameters.json" in files, f"no parameter file in fleet's output: {sorted(files)}")
     defaults = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads(files[f"{SET}-parameters.json"])}
     pkg_params = set(cfn_template.load(PACKAGE)["Parameters"])
-    tmpl_only = {"ScheduleMinutes", "LogRetentionDays", "PagerEmail", "PagerHttpsEndpoint", "NotifyEmail", "EndpointUrl"}
-    need(set(defaults) <= pkg_params and pkg_params - set(defaults) <= tmpl_only,
-         f"fleet's parameters {sorted(set(defaults) ^ pkg_params)} do not match the package's")
+    # fleet sets what deploy-params sets, plus the schedule, the code and the sink; the rest
+    # (logs, subscriptions, operator options) keep the package's defaults.
+    dp = subprocess.run([a.binary, "deploy-params", "--config", members["a"]["config_path"], "--account", MGMT,
+                         "--region", R1, "--ssm-parameter", SSM], capture_output=True, text=True, timeout=60,
+                        env={"PATH": os.environ.get("PATH", ""), "HOME": tmp, "AWS_EC2_METADATA_DISABLED": "true"})
+    need(dp.returncode == 0, f"deploy-params: {dp.stderr}")
+    dp_keys = {kv.split("=", 1)[0] for kv in re.findall(r"(?:^| )([A-Za-z0-9]+=)", dp.stdout)}
+    dp_keys = {k.rstrip("=") for k in dp_keys}
+    want = dp_keys | {"ScheduleMinutes", "CodeBucketPrefix", "CodeKey", "CodeObjectVersion", "MonitoringSinkArn"}
+    need(set(defaults) == want and want <= pkg_params,
+         f"fleet's parameters differ from deploy-params' + the fleet's: {sorted(set(defaults) ^ want)}; "
+         f"not in the package: {sorted(want - pkg_params)}")
     need("create-stack-set" in r.stdout and "--permission-model SERVICE_MANAGED" in r.stdout
          and "Enabled=true" in r.stdout and r.stdout.count("create-stack-instances") == 2,
          "fleet's output lacks the stack set or its instances")
