@@ -341,6 +341,11 @@ fn through_dynalite(mode: &str, var: &str) -> Value {
             "AWS_ENDPOINT_URL_CLOUDWATCH".into(),
             crate::support::REFUSED.into(),
         ),
+        // Nor would a look-up of what changed leave the machine.
+        (
+            "AWS_ENDPOINT_URL_CLOUDTRAIL".into(),
+            crate::support::REFUSED.into(),
+        ),
     ];
     let r = check(&c, &creds, &[], &env);
     r.json()["probes"][0].clone()
