@@ -318,12 +318,24 @@ mod tests {
             by_sid("AssumeTargetRoles").resource,
             ["arn:aws:iam::210987654321:role/CanaryReader"]
         );
+        // The three actions that take no resource, and nothing else, on "*".
+        assert_eq!(
+            by_sid("ReadAccountUserErrors").action,
+            ["cloudwatch:GetMetricData"]
+        );
+        assert_eq!(
+            by_sid("LookupChangesBehindDenials").action,
+            ["cloudtrail:LookupEvents"]
+        );
         let text = serde_json::to_string(&d).unwrap();
         assert!(!text.contains("payroll"), "must-deny tables get nothing");
-        assert!(
-            !text.contains('*') || text.matches('*').count() == 1,
-            "{text}"
-        );
+        assert_eq!(text.matches('*').count(), 3, "{text}");
+        // Off, the two reads are not granted.
+        let mut off = config(CONFIG);
+        off.what_changed.enabled = false;
+        off.account_errors.enabled = false;
+        let text = serde_json::to_string(&policy(&off, &scope(None), "c.json").unwrap()).unwrap();
+        assert_eq!(text.matches('*').count(), 1, "{text}");
     }
 
     #[test]

@@ -387,7 +387,9 @@ mod tests {
         );
         assert!(get(&p, "CanaryConfig").starts_with("{\"name\":\"prod\""));
         assert_eq!(get(&p, "ConfigParameterName"), "");
-        assert_eq!(p.len(), 4 + 3 * SLOTS + 3);
+        assert_eq!(p.len(), 4 + 3 * SLOTS + 5);
+        assert_eq!(get(&p, "WhatChanged"), "true");
+        assert_eq!(get(&p, "AccountErrors"), "true");
         let line = render(&p);
         assert!(line.contains("CanaryConfig='{\"name\":\"prod\""), "{line}");
         assert!(line.contains(" Slot2DescribeTableArns=\"\" "), "{line}");
