@@ -171,17 +171,12 @@ impl Handler {
             &run::Interrupt::default(),
         )
         .await;
-        for line in probe_lines(&report, &invocation.series) {
-            log.write(out, &line.0, &line.1, line.2);
-        }
         let value = serde_json::to_value(&report).map_err(HandlerError::Internal)?;
-        let mut fields = Map::new();
-        fields.insert("canary".into(), json!(invocation.series));
-        fields.insert("on_demand".into(), json!(invocation.on_demand));
-        fields.insert("healthy".into(), json!(report.healthy));
-        fields.insert("report".into(), value.clone());
-        let level = if report.healthy { "INFO" } else { "ERROR" };
-        log.write(out, level, "canary report", fields);
+        for (level, message, fields) in
+            report_lines(&report, &value, &invocation.series, invocation.on_demand)
+        {
+            log.write(out, &level, &message, fields);
+        }
         Ok(value)
     }
 
@@ -280,6 +275,43 @@ impl LogContext {
     }
 }
 
+/// The lines a run ends with: one per failed or not-run probe, then the
+/// whole report (`value`, the report as JSON) as one line.
+fn report_lines(
+    report: &Report,
+    value: &Value,
+    series: &str,
+    on_demand: bool,
+) -> Vec<(String, String, Map<String, Value>)> {
+    let mut lines = probe_lines(report, series);
+    let mut fields = Map::new();
+    fields.insert("canary".into(), json!(series));
+    fields.insert("on_demand".into(), json!(on_demand));
+    fields.insert("healthy".into(), json!(report.healthy));
+    fields.insert("report".into(), value.clone());
+    let level = if report.healthy { "INFO" } else { "ERROR" };
+    lines.push((level.into(), "canary report".into(), fields));
+    lines
+}
+
+/// The lines the handler writes at the end of a run of `report`, rendered
+/// as a deployed function renders them (a representative request id,
+/// function ARN and trace id): what the bill measures its log bytes with.
+pub fn run_lines(report: &Report, series: &str, on_demand: bool) -> Vec<String> {
+    let log = LogContext {
+        request_id: "3f2a9c1e-7b4d-4e8a-9c0f-1a2b3c4d5e6f".into(),
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:dynamodb-auth-canary-CanaryFunction-ABCDEFGHIJKL".into(),
+        xray_trace_id: Some("Root=1-6753a1b2-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0".into()),
+        cold_start: false,
+        service: SERVICE.to_string(),
+    };
+    let value = serde_json::to_value(report).unwrap_or(Value::Null);
+    report_lines(report, &value, series, on_demand)
+        .into_iter()
+        .map(|(level, message, fields)| log.line(&level, &message, fields).to_string())
+        .collect()
+}
+
 /// One line per failed or not-run probe: (level, message, fields). The
 /// fields are what the on-call engineer needs first: which table, region
 /// and probe, the class, the AWS code, the request id and the hint.
@@ -294,6 +326,9 @@ pub fn probe_lines(report: &Report, canary: &str) -> Vec<(String, String, Map<St
         m.insert("request_id".into(), json!(id.request_id));
         m.insert("error".into(), json!(id.message));
         m.insert("hint".into(), json!(id.hint));
+        // Every field the runbook query shows is on every line it lists.
+        m.insert("change".into(), Value::Null);
+        m.insert("account".into(), Value::Null);
         lines.push(("ERROR".into(), "identity check failed".into(), m));
     }
     for p in report.probes.iter().filter(|p| p.outcome != Outcome::Ok) {
@@ -325,17 +360,18 @@ fn probe_fields(p: &ProbeResult, canary: &str) -> Map<String, Value> {
     if let Some(d) = &p.denied_by {
         m.insert("denied_by".into(), json!(d));
     }
-    // The likeliest change, flat, for the runbook query; all of them too.
-    if let Some(c) = p.changes.first() {
-        m.insert("change".into(), json!(c.describe()));
+    // The likeliest change, flat, for the runbook query (or why there is
+    // none); all of them too. Every field the query shows is on every line.
+    let change = p
+        .changes
+        .first()
+        .map(|c| c.describe())
+        .or_else(|| p.changes_note.clone());
+    m.insert("change".into(), json!(change));
+    if !p.changes.is_empty() {
         m.insert("changes".into(), json!(p.changes));
     }
-    if let Some(note) = &p.changes_note {
-        m.insert("changes_note".into(), json!(note));
-    }
-    if let Some(apps) = &p.account_errors {
-        m.insert("account".into(), json!(apps));
-    }
+    m.insert("account".into(), json!(p.account_errors));
     m
 }
 

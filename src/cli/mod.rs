@@ -47,6 +47,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the CloudWatch metrics a configuration publishes and what they cost.
     Metrics(MetricsArgs),
+    /// Print the whole monthly bill of deploying a configuration, line by line.
+    Bill(BillArgs),
     /// Explain where the credentials come from and why authentication fails.
     Doctor(DoctorArgs),
     /// Print the least-privilege IAM policy a configuration needs (JSON).
@@ -252,6 +254,28 @@ pub struct MetricsArgs {
     pub contract: bool,
 }
 
+/// Arguments of `bill`.
+#[derive(Debug, Args)]
+pub struct BillArgs {
+    /// Configuration file (JSON). Without it, CANARY_CONFIG is used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Minutes between scheduled runs.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub schedule_minutes: u32,
+    /// Count the dashboard (the template's Dashboard=true), beyond the
+    /// account's three free ones.
+    #[arg(long)]
+    pub dashboard: bool,
+    /// The run's measured duration in ms (the Duration of the function's
+    /// REPORT lines), instead of the estimate.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=900_000))]
+    pub duration_ms: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: OutputFormat,
+}
+
 /// Arguments of `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -363,6 +387,7 @@ pub async fn run_to(
     match cli.command {
         Command::Check(args) => check(args, emf_out, surroundings).await,
         Command::Metrics(args) => metrics(args),
+        Command::Bill(args) => bill(args),
         Command::Doctor(args) => doctor(args).await,
         Command::Policy(args) => result(policy(&args).await),
         Command::DeployParams(args) => result(deploy_params(&args).await),
@@ -704,6 +729,20 @@ fn metrics(args: MetricsArgs) -> CommandOutput {
     };
     let e = crate::metrics::cost::estimate(&config, &cost_region(), args.schedule_minutes);
     render(args.output, &e, |e| e.render_human(), "", EXIT_HEALTHY)
+}
+
+fn bill(args: BillArgs) -> CommandOutput {
+    let config = match load_config(args.config.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return CommandOutput::usage_error(&e),
+    };
+    let opts = crate::deploy::bill::Options {
+        schedule_minutes: args.schedule_minutes,
+        dashboard: args.dashboard,
+        duration_ms: args.duration_ms.map(f64::from),
+    };
+    let b = crate::deploy::bill::bill(&config, &cost_region(), &opts);
+    render(args.output, &b, |b| b.render_human(), "", EXIT_HEALTHY)
 }
 
 async fn doctor(args: DoctorArgs) -> CommandOutput {

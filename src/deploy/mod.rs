@@ -8,6 +8,7 @@
 //! (`fleet`: StackSets and the monitoring account); and the caller's account,
 //! from STS, when `--account` is not given.
 
+pub mod bill;
 pub mod fleet;
 pub mod iam;
 

@@ -96,8 +96,8 @@ pub const CONTRACT: &[MetricSpec] = &[
         unit: Unit::Count,
         dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
-        published: Published::EveryRun,
-        meaning: "1 when the run is unhealthy for any reason (a failed or not-run probe, the identity check, the configuration), else 0",
+        published: Published::OnFailure,
+        meaning: "1 when the run is unhealthy for any reason (a failed or not-run probe, the identity check, the configuration)",
     },
     MetricSpec {
         name: "AuthFailures",
@@ -105,7 +105,7 @@ pub const CONTRACT: &[MetricSpec] = &[
         dimension_sets: &[RUN_DIMENSIONS, CLASS_DIMENSIONS],
         probe_detail: false,
         published: Published::EveryRun,
-        meaning: "identity check and probes failing with credentials_*, auth_*, assume_role_denied, or access_denied on an allow-expected probe",
+        meaning: "identity check and probes failing with credentials_*, auth_*, assume_role_denied, kms_*, tls_error, proxy_error, or access_denied on an allow-expected probe",
     },
     MetricSpec {
         name: "UnexpectedAccess",
@@ -126,10 +126,10 @@ pub const CONTRACT: &[MetricSpec] = &[
     MetricSpec {
         name: "ProbeFailures",
         unit: Unit::Count,
-        dimension_sets: &[RUN_DIMENSIONS, CLASS_DIMENSIONS],
+        dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
-        published: Published::EveryRun,
-        meaning: "every failed probe (and a failed identity check)",
+        published: Published::OnFailure,
+        meaning: "every failed probe (and a failed identity check); their classes are in the failing probes query (and AuthFailures by Class)",
     },
     MetricSpec {
         name: "ProbesNotRun",
@@ -144,8 +144,8 @@ pub const CONTRACT: &[MetricSpec] = &[
         unit: Unit::Count,
         dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
-        published: Published::EveryRun,
-        meaning: "1 on a run whose deployed configuration could not be loaded (nothing was probed), else 0",
+        published: Published::OnFailure,
+        meaning: "1 on a run whose deployed configuration could not be loaded (nothing was probed)",
     },
     MetricSpec {
         name: "ProbeSuccess",
@@ -168,8 +168,8 @@ pub const CONTRACT: &[MetricSpec] = &[
         unit: Unit::Seconds,
         dimension_sets: &[RUN_DIMENSIONS],
         probe_detail: false,
-        published: Published::WhenKnown,
-        meaning: "seconds before the canary's credentials expire, when known",
+        published: Published::OnFailure,
+        meaning: "seconds before the canary's credentials expire, while they expire within expiry_warning_seconds (the credentials_expiring warning)",
     },
 ];
 
@@ -203,10 +203,12 @@ impl Datum {
     }
 }
 
-/// The datums of a run, each dimensioned by `canary` first. Run-level
-/// counts always (zeros included, so an alarm sees 0 after recovery);
-/// by-`Class` series only when non-zero; the per-probe series only with
-/// `detail: probe`. No dimension carries an account id, ARN or message.
+/// The datums of a run, each dimensioned by `canary` first. The heartbeat
+/// and the paging counts always (zeros included, so an alarm sees 0 after
+/// recovery); the other run-level series and the by-`Class` series only
+/// when non-zero (or, for the credentials' expiry, while it warns); the
+/// per-probe series only with `detail: probe`. No dimension carries an
+/// account id, ARN or message.
 pub fn datums(report: &Report, config: &MetricsConfig, canary: &str) -> Vec<Datum> {
     let mut auth: BTreeMap<Class, f64> = BTreeMap::new();
     let mut failures: BTreeMap<Class, f64> = BTreeMap::new();
@@ -244,9 +246,12 @@ pub fn datums(report: &Report, config: &MetricsConfig, canary: &str) -> Vec<Datu
             ("Class", c.to_string()),
         ]
     };
+    // The series the paging alarms watch are sent every run, zeros
+    // included, so that each alarm sees its recovery at once; the others
+    // only when they have something to say, so that a healthy month pays
+    // for five series (a custom metric is billed by the hours it is sent).
     let mut out = vec![
         Datum::new("CanaryRuns", dims(), 1.0),
-        Datum::new("UnhealthyRuns", dims(), flag(!report.healthy)),
         Datum::new("AuthFailures", dims(), total(&auth)),
         Datum::new("UnexpectedAccess", dims(), unexpected),
         Datum::new(
@@ -254,17 +259,22 @@ pub fn datums(report: &Report, config: &MetricsConfig, canary: &str) -> Vec<Datu
             dims(),
             flag(id.class == Class::IdentityMismatch),
         ),
-        Datum::new("ProbeFailures", dims(), total(&failures)),
         Datum::new("ProbesNotRun", dims(), not_run),
-        Datum::new("ConfigErrors", dims(), 0.0),
     ];
+    if !report.healthy {
+        out.push(Datum::new("UnhealthyRuns", dims(), 1.0));
+    }
+    if !failures.is_empty() {
+        out.push(Datum::new("ProbeFailures", dims(), total(&failures)));
+    }
     for (class, n) in &auth {
         out.push(Datum::new("AuthFailures", by_class(class), *n));
     }
-    for (class, n) in &failures {
-        out.push(Datum::new("ProbeFailures", by_class(class), *n));
-    }
-    if let Some(secs) = id.credentials_expire_in_seconds {
+    let expiring = report
+        .warnings
+        .iter()
+        .any(|w| w.class == Class::CredentialsExpiring);
+    if let (Some(secs), true) = (id.credentials_expire_in_seconds, expiring) {
         out.push(Datum::new("CredentialSecondsToExpiry", dims(), secs as f64));
     }
     if config.detail == Detail::Probe {
@@ -425,11 +435,9 @@ mod tests {
         );
         assert_eq!(find(&d, "UnexpectedAccess", &[]).unwrap().value, 1.0);
         assert_eq!(find(&d, "ProbeFailures", &[]).unwrap().value, 3.0);
-        assert_eq!(
-            find(&d, "ProbeFailures", &[("Class", "not_found")])
-                .unwrap()
-                .value,
-            1.0
+        assert!(
+            find(&d, "ProbeFailures", &[("Class", "not_found")]).is_none(),
+            "failure classes are in the logs, not in metrics"
         );
         assert_eq!(find(&d, "IdentityMismatch", &[]).unwrap().value, 0.0);
         assert_eq!(find(&d, "UnhealthyRuns", &[]).unwrap().value, 1.0);
@@ -440,13 +448,43 @@ mod tests {
     fn healthy_run_publishes_zeros_without_class_series() {
         let r = Report::new(IdentityReport::default(), vec![], "us-east-1".into(), 1.0);
         let d = datums(&r, &MetricsConfig::default(), "prod");
-        assert_eq!(d.len(), 8);
-        assert_eq!(find(&d, "ConfigErrors", &[]).unwrap().value, 0.0);
+        // The heartbeat and the four paging counts: five series a month.
+        let names: Vec<&str> = d.iter().map(|x| x.name).collect();
+        assert_eq!(
+            names,
+            [
+                "CanaryRuns",
+                "AuthFailures",
+                "UnexpectedAccess",
+                "IdentityMismatch",
+                "ProbesNotRun"
+            ]
+        );
         assert!(d
             .iter()
             .all(|x| x.dimensions == [("Canary", "prod".to_string())]));
-        assert_eq!(find(&d, "UnhealthyRuns", &[]).unwrap().value, 0.0);
+        assert!(find(&d, "UnhealthyRuns", &[]).is_none());
+        assert!(find(&d, "ConfigErrors", &[]).is_none());
         assert_eq!(find(&d, "ProbesNotRun", &[]).unwrap().value, 0.0);
+        // Credentials known but far from expiry: not sent; within the warning: sent.
+        let mut r = r;
+        r.identity.credentials_expire_in_seconds = Some(3_000);
+        assert!(find(
+            &datums(&r, &MetricsConfig::default(), "prod"),
+            "CredentialSecondsToExpiry",
+            &[]
+        )
+        .is_none());
+        r.warnings.push(crate::report::Warning {
+            class: Class::CredentialsExpiring,
+            message: "soon".into(),
+            hint: String::new(),
+        });
+        let d2 = datums(&r, &MetricsConfig::default(), "prod");
+        assert_eq!(
+            find(&d2, "CredentialSecondsToExpiry", &[]).unwrap().value,
+            3_000.0
+        );
         let zero = find(&d, "AuthFailures", &[]).unwrap().value;
         assert_eq!(zero.to_bits(), 0.0f64.to_bits(), "+0.0, not -0.0");
     }
@@ -555,8 +593,9 @@ mod tests {
                 .map(|m| m["published"].as_str().unwrap().to_string())
                 .unwrap()
         };
-        assert_eq!(published("UnhealthyRuns"), "every_run");
-        assert_eq!(published("CredentialSecondsToExpiry"), "when_known");
+        assert_eq!(published("UnhealthyRuns"), "on_failure");
+        assert_eq!(published("CredentialSecondsToExpiry"), "on_failure");
+        assert_eq!(published("AuthFailures"), "every_run");
         assert_eq!(published("UnexpectedAccess"), "every_run");
         assert_eq!(Published::OnFailure.as_str(), "on_failure");
         for m in CONTRACT {

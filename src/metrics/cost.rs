@@ -268,7 +268,7 @@ mod tests {
         );
         assert!(e.healthy_metrics <= 10, "{e:?}");
         assert!(e.usd_healthy <= 3.0, "{e:?}");
-        assert_eq!(e.healthy_metrics, 9, "{e:?}");
+        assert_eq!(e.healthy_metrics, 5, "{e:?}");
         assert!(
             e.render_human().contains("8 standard alarms, $0.80/month"),
             "{}",
@@ -290,7 +290,7 @@ mod tests {
         ];
         let e = estimate(&config(40, &six, "probe"), &own(), 5);
         assert_eq!(e.probe_series, 240);
-        assert_eq!(e.healthy_metrics, 9 + 480);
+        assert_eq!(e.healthy_metrics, 5 + 480);
         assert!(e.usd_healthy > 100.0);
         assert_eq!(e.runs_per_month, 8760.0);
     }

@@ -84,6 +84,7 @@ def table_arn(region, name, account=ACCOUNT):
 
 # Sample values: distinctive, so a hard-coded literal cannot pass for the parameter.
 SAMPLE_FULL = {
+    "Dashboard": "true",
     "CanaryConfig": '{"targets":[{"table":"orders"}]}',
     "CanaryName": "checks-canary",
     "MetricsNamespace": "Checks/CanaryNS",
@@ -122,7 +123,7 @@ ALARMS = {
 DASHBOARD_SERIES = [
     ("CanaryRuns", ("Canary",)), ("UnhealthyRuns", ("Canary",)), ("AuthFailures", ("Canary",)),
     ("UnexpectedAccess", ("Canary",)), ("IdentityMismatch", ("Canary",)), ("ProbesNotRun", ("Canary",)),
-    ("ConfigErrors", ("Canary",)), ("ProbeFailures", ("Canary", "Class")), ("AuthFailures", ("Canary", "Class")),
+    ("ConfigErrors", ("Canary",)), ("ProbeFailures", ("Canary",)), ("AuthFailures", ("Canary", "Class")),
     ("ProbeSuccess", ("Canary", "Table", "Region", "Probe")), ("ProbeLatency", ("Canary", "Table", "Region", "Probe")),
 ]
 DDB_ACTIONS = {"describe": ["dynamodb:describetable"], "read": ["dynamodb:getitem"],
@@ -284,12 +285,40 @@ def sample_sets(allowed_schedules, schedules=None):
     return out
 
 
+def check_bill(c, sam, binary):
+    """The bill prices what template.yaml deploys: its memory, log retention, alarms (default
+    parameters) and whether the dashboard is on by default (`bill --output json`'s template)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        f.write('{"targets":[{"table":"orders"}]}')
+    try:
+        r = subprocess.run([binary, "bill", "--config", f.name, "--output", "json"], capture_output=True,
+                           text=True, env=dict(os.environ, AWS_REGION="us-east-1"))
+    finally:
+        os.unlink(f.name)
+    if not c.check(r.returncode == 0, f"bill failed: {r.stderr.strip()[:200]}"):
+        return
+    facts = json.loads(r.stdout)["template"]
+    fn = sam["Resources"]["CanaryFunction"]["Properties"]
+    params = sam.get("Parameters", {})
+    c.check(facts["memory_mb"] == int(fn["MemorySize"]),
+            f"bill prices {facts['memory_mb']} MB, the function has {fn['MemorySize']}")
+    c.check(facts["log_retention_days"] == int(params["LogRetentionDays"]["Default"]),
+            f"bill prices {facts['log_retention_days']} days of logs, LogRetentionDays defaults to "
+            f"{params['LogRetentionDays']['Default']}")
+    n = len(cfn_template.alarms({}, sam=sam))
+    c.check(facts["alarms"] == n, f"bill prices {facts['alarms']} alarms, the template has {n} with default parameters")
+    c.check(facts["dashboard_default"] == (str(params.get("Dashboard", {}).get("Default")).lower() == "true"),
+            f"bill thinks the dashboard defaults to {facts['dashboard_default']}, the template says "
+            f"{params.get('Dashboard', {}).get('Default')}")
+
+
 def run_checks(sam, binary, events, contract, schedules=None, sentinels=None):
     c = Checks()
     metrics = {m["name"]: {tuple(d) for d in m["dimension_sets"]} for m in contract["metrics"]}
     params = sam.get("Parameters", {})
     if events is not None:
         check_events(c, events, sam, binary)
+        check_bill(c, sam, binary)
 
     # (a) the contract itself: Canary first in every dimension set
     for name, sets in metrics.items():
@@ -563,6 +592,9 @@ def metric_rows(body):
 
 def check_dashboard(c, stack, ns, canary, fn_id, fp, metrics, by_metric, tag):
     dashes = stack.resources("AWS::CloudWatch::Dashboard")
+    if str(stack.params.get("Dashboard", "false")).lower() != "true":
+        c.check(not dashes, f"{tag} the dashboard is opt-in (Dashboard=true), yet it is created")
+        return
     if not c.check(len(dashes) == 1, f"{tag} expected one dashboard"):
         return
     (lid, res), = dashes.items()
@@ -699,6 +731,12 @@ MUTATIONS = [
      "CANARY_NAMESPACE must be the MetricsNamespace parameter"),
     ("the namespace condition dropped", lambda sam, ev: _inline_statement(sam, "PublishCanaryMetrics").pop("Condition"),
      "PutMetricData must be allowed once"),
+    ("the function's memory changed without the bill", _set(["Resources", "CanaryFunction", "Properties", "MemorySize"], 256),
+     "bill prices 128 MB"),
+    ("the log retention changed without the bill", _set(["Parameters", "LogRetentionDays", "Default"], 90),
+     "bill prices 30 days of logs"),
+    ("the dashboard on by default without the bill", _set(["Parameters", "Dashboard", "Default"], "true"),
+     "bill thinks the dashboard defaults to"),
     ("a sentinel missing from the LeadingKeyValues default",
      _set(["Parameters", "LeadingKeyValues", "Default"], "__dynamodb_auth_canary__,-271828182845904523536.0287"),
      "LeadingKeyValues must be a CommaDelimitedList defaulting to the sentinels"),
