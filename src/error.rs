@@ -6,6 +6,10 @@
 
 use thiserror::Error;
 
+/// The exit code of whatever stops a run before any probe: a usage or
+/// configuration error (the command line's 2; the Lambda's failed init).
+pub const EXIT_CONFIG: u8 = 2;
+
 /// A configuration that cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {

@@ -452,7 +452,7 @@ pub async fn serve_from_env() -> std::process::ExitCode {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "the deployment's environment is invalid");
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::error::EXIT_CONFIG);
         }
     };
     let source = Source::find(None);
@@ -460,7 +460,7 @@ pub async fn serve_from_env() -> std::process::ExitCode {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build AWS clients");
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::error::EXIT_CONFIG);
         }
     };
     match serve(Canary::new(clients), deployment, source).await {

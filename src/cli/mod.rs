@@ -28,7 +28,7 @@ pub const EXIT_HEALTHY: u8 = 0;
 /// Exit code of an unhealthy run.
 pub const EXIT_UNHEALTHY: u8 = 1;
 /// Exit code of a usage or configuration error.
-pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_USAGE: u8 = crate::error::EXIT_CONFIG;
 
 /// Checks that AWS credentials can reach the DynamoDB tables they should, and
 /// cannot reach those they should not.
