@@ -121,6 +121,7 @@ guard_validate() {  # the rules on the translated template, resolved for two par
   done
   on+=(--param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid)
   on+=(--param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1)
+  on+=(--param Dashboard=true --param WatchAppErrors=true)
   "$VENV/bin/python" tests/infra/cfn_template.py >"$tmp/conditions-off.json" &&
     "$VENV/bin/python" tests/infra/cfn_template.py "${on[@]}" >"$tmp/conditions-on.json" || return 1
   "$GUARD" validate -r rules/canary.guard -d "$tmp/conditions-off.json" || return 1
@@ -153,6 +154,7 @@ fleet_guard() {  # the fleet's templates, resolved, against canary.guard and fle
   on+=(--param MonitoringSinkArn=arn:aws:oam:us-east-1:999988887777:sink/0a1b2c3d-4e5f-6789-abcd-ef0123456789)
   on+=(--param ScheduleMinutes=1 --param PagerEmail=page@example.invalid --param NotifyEmail=n@example.invalid)
   on+=(--param PagerHttpsEndpoint=https://pager.example.invalid --param EndpointUrl=http://127.0.0.1:1)
+  on+=(--param Dashboard=true --param WatchAppErrors=true)
   for n in 1 2 3 4 5 6 7 8; do
     on+=(--param "Slot${n}DescribeTableArns=arn:aws:dynamodb:us-east-1:$acct:table/orders$n")
     on+=(--param "Slot${n}ReadTableArns=arn:aws:dynamodb:us-east-1:$acct:table/orders$n")
