@@ -92,8 +92,10 @@ fn assumed_role_credentials_report_expiry_and_warn_below_threshold() {
         .unwrap();
     assert!((1700..=1800).contains(&secs), "{secs}");
     assert!(j.get("warnings").is_none(), "{}", r.stdout);
+    // Far from expiry, the gauge is not sent (a healthy month pays for five
+    // series); within the warning it is.
     assert!(
-        r.stderr.contains("\"CredentialSecondsToExpiry\""),
+        !r.stderr.contains("\"CredentialSecondsToExpiry\""),
         "{}",
         r.stderr
     );
@@ -107,4 +109,9 @@ fn assumed_role_credentials_report_expiry_and_warn_below_threshold() {
     );
     assert_eq!(j["healthy"], true, "a warning is not unhealthy");
     assert_eq!(r.code, 0);
+    assert!(
+        r.stderr.contains("\"CredentialSecondsToExpiry\""),
+        "{}",
+        r.stderr
+    );
 }

@@ -491,7 +491,7 @@ fn metrics_command_prints_cost_for_both_details() {
     let targets: Vec<Value> = (0..40)
         .map(|i| json!({"table": format!("table{i}")}))
         .collect();
-    for (detail, min_metrics) in [("summary", 9), ("probe", 489)] {
+    for (detail, min_metrics) in [("summary", 5), ("probe", 485)] {
         let path = dir.path().join(format!("{detail}.json"));
         std::fs::write(&path, json!({"defaults": {"regions": regions}, "targets": targets, "metrics": {"detail": detail}}).to_string()).unwrap();
         let r = canary(
