@@ -694,7 +694,7 @@ mod tests {
         let r = report();
         let v = views(
             &[
-                ("AWS_ACCESS_KEY_ID", "AKIAPARTIAL000000001"),
+                ("AWS_ACCESS_KEY_ID", "AKIAPARTEXAMPLE00001"),
                 ("AWS_REGION", "eu-west-1"),
                 ("AWS_DEFAULT_REGION", "us-east-1"),
             ],
@@ -758,17 +758,17 @@ mod tests {
     #[test]
     fn profile_and_keys_split_node_from_the_rest() {
         let r = report();
-        let creds = "[prod]\naws_access_key_id = AKIAPRODPROFILE00002\naws_secret_access_key = s\n";
+        let creds = "[prod]\naws_access_key_id = AKIAPRODEXAMPLE00002\naws_secret_access_key = s\n";
         let v = views(
             &[
                 ("AWS_PROFILE", "prod"),
-                ("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT00001"),
+                ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE000001"),
                 ("AWS_SECRET_ACCESS_KEY", "s"),
                 ("AWS_DEFAULT_REGION", "eu-west-1"),
             ],
             creds,
         );
-        let w = winner(Provider::Environment, "AKIAENVIRONMENT00001", None);
+        let w = winner(Provider::Environment, "AKIAENVEXAMPLE000001", None);
         let facts = Facts {
             aws_profile_set: true,
             winner: Some(&w),

@@ -286,7 +286,7 @@ fn aws_profile_with_environment_keys_names_node_as_the_odd_one() {
     let credentials = dir.path().join("credentials");
     std::fs::write(
         &credentials,
-        "[prod]\naws_access_key_id = AKIAPRODPROFILE00002\naws_secret_access_key = s\n",
+        "[prod]\naws_access_key_id = AKIAPRODEXAMPLE00002\naws_secret_access_key = s\n",
     )
     .unwrap();
     let mut env = creds.env();

@@ -676,12 +676,12 @@ mod tests {
     }
 
     const KEYS: &[(&str, &str)] = &[
-        ("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT00001"),
+        ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE000001"),
         ("AWS_SECRET_ACCESS_KEY", "s"),
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ];
     const PROD: &str =
-        "[prod]\naws_access_key_id = AKIAPRODPROFILE00002\naws_secret_access_key = s\n";
+        "[prod]\naws_access_key_id = AKIAPRODEXAMPLE00002\naws_secret_access_key = s\n";
 
     #[test]
     fn every_family_has_a_table_with_sources() {
@@ -738,7 +738,7 @@ mod tests {
     fn partial_keys_stop_python_only() {
         let h = host(
             &[
-                ("AWS_ACCESS_KEY_ID", "AKIAPARTIAL000000003"),
+                ("AWS_ACCESS_KEY_ID", "AKIAPARTEXAMPLE00003"),
                 ("AWS_REGION", "eu-west-1"),
             ],
             "",
@@ -772,7 +772,7 @@ mod tests {
 
     #[test]
     fn region_in_the_credentials_file_is_read_by_js_not_python() {
-        let creds = "[default]\naws_access_key_id = AKIAPRODPROFILE00002\naws_secret_access_key = s\nregion = ap-south-1\n";
+        let creds = "[default]\naws_access_key_id = AKIAPRODEXAMPLE00002\naws_secret_access_key = s\nregion = ap-south-1\n";
         let h = host(&[], "", creds);
         assert_eq!(view(Sdk::Js, &h).region.unwrap().region, "ap-south-1");
         // botocore merges the credentials file's profile over the config
@@ -783,7 +783,7 @@ mod tests {
     #[test]
     fn roles_processes_and_missing_files() {
         let config = "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/App\nsource_profile = base\nregion = eu-west-1\n[profile proc]\ncredential_process = /bin/creds\n";
-        let creds = "[base]\naws_access_key_id = AKIABASEPROFILE00004\naws_secret_access_key = s\n";
+        let creds = "[base]\naws_access_key_id = AKIABASEXAMPLE000004\naws_secret_access_key = s\n";
         let h = host(&[("AWS_PROFILE", "app")], config, creds);
         let c = view(Sdk::Js, &h).credentials.unwrap();
         assert_eq!(c.source, CredentialSource::AssumeRole);
