@@ -107,12 +107,8 @@ fn targets(n: usize) -> Value {
     json!(t)
 }
 
-fn run(server: &FixedServer, ct: &CloudTrail, n: usize) -> (Value, crate::support::Run, Duration) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.json");
-    let config = json!({"defaults": {"regions": ["us-east-1"], "timeout_ms": 2000},
-                        "targets": targets(n), "metrics": {"sink": "none"}});
-    std::fs::write(&path, config.to_string()).unwrap();
+/// Dummy keys, STS and DynamoDB at `server`, CloudTrail at `ct`, CloudWatch refused.
+fn env(server: &FixedServer, ct: &CloudTrail) -> Vec<(String, String)> {
     let mut env = dummy_creds().env();
     env.extend([
         ("AWS_ENDPOINT_URL_STS".to_string(), server.url.clone()),
@@ -123,19 +119,31 @@ fn run(server: &FixedServer, ct: &CloudTrail, n: usize) -> (Value, crate::suppor
         ),
         ("AWS_ENDPOINT_URL_CLOUDTRAIL".to_string(), ct.url.clone()),
     ]);
+    env
+}
+
+/// `check` of `config` with `extra` args: the JSON (when asked for), the run, its time.
+fn check_with(
+    server: &FixedServer,
+    ct: &CloudTrail,
+    config: &Value,
+    extra: &[&str],
+) -> (Value, crate::support::Run, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut args = vec!["check", "--config", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
     let started = Instant::now();
-    let r = canary(
-        &[
-            "check",
-            "--config",
-            path.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-        &env,
-    );
+    let r = canary(&args, &env(server, ct));
     let j: Value = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
     (j, r, started.elapsed())
+}
+
+fn run(server: &FixedServer, ct: &CloudTrail, n: usize) -> (Value, crate::support::Run, Duration) {
+    let config = json!({"defaults": {"regions": ["us-east-1"], "timeout_ms": 2000},
+                        "targets": targets(n), "metrics": {"sink": "none"}});
+    check_with(server, ct, &config, &["--output", "json"])
 }
 
 #[test]
@@ -181,22 +189,9 @@ fn the_change_to_the_canarys_own_policy_is_named_and_nothing_else() {
 }
 
 fn human(server: &FixedServer, ct: &CloudTrail) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.json");
     let config = json!({"defaults": {"regions": ["us-east-1"]}, "targets": targets(1),
                         "metrics": {"sink": "none"}});
-    std::fs::write(&path, config.to_string()).unwrap();
-    let mut env = dummy_creds().env();
-    env.extend([
-        ("AWS_ENDPOINT_URL_STS".to_string(), server.url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), server.url.clone()),
-        (
-            "AWS_ENDPOINT_URL_CLOUDWATCH".to_string(),
-            REFUSED.to_string(),
-        ),
-        ("AWS_ENDPOINT_URL_CLOUDTRAIL".to_string(), ct.url.clone()),
-    ]);
-    canary(&["check", "--config", path.to_str().unwrap()], &env).stdout
+    check_with(server, ct, &config, &[]).1.stdout
 }
 
 #[test]
@@ -288,36 +283,13 @@ fn an_scp_denial_says_where_its_change_would_be_logged() {
 #[test]
 fn what_changed_can_be_turned_off() {
     let (server, ct) = (aws(Some(DENIED)), cloudtrail());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.json");
-    let config = json!({"defaults": {"regions": ["us-east-1"]}, "targets": targets(1),
-                        "metrics": {"sink": "none"}, "what_changed": {"enabled": false}});
-    std::fs::write(&path, config.to_string()).unwrap();
-    let mut env = dummy_creds().env();
-    env.extend([
-        ("AWS_ENDPOINT_URL_STS".to_string(), server.url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), server.url.clone()),
-        (
-            "AWS_ENDPOINT_URL_CLOUDWATCH".to_string(),
-            REFUSED.to_string(),
-        ),
-        ("AWS_ENDPOINT_URL_CLOUDTRAIL".to_string(), ct.url.clone()),
-    ]);
-    let r = canary(
-        &[
-            "check",
-            "--config",
-            path.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-        &env,
-    );
+    let off = json!({"defaults": {"regions": ["us-east-1"]}, "targets": targets(1),
+                     "metrics": {"sink": "none"}, "what_changed": {"enabled": false}});
+    let (_, r, _) = check_with(&server, &ct, &off, &["--output", "json"]);
     assert_eq!(r.code, 1);
     assert!(ct.calls().is_empty());
     let bad = json!({"targets": targets(1), "what_changed": {"lookback_hours": 0}});
-    std::fs::write(&path, bad.to_string()).unwrap();
-    let r = canary(&["check", "--config", path.to_str().unwrap()], &env);
+    let (_, r, _) = check_with(&server, &ct, &bad, &[]);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("what_changed.lookback_hours"),
