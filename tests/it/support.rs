@@ -242,14 +242,34 @@ impl Drop for Proxy {
 }
 
 pub fn proxy(upstream: &str, mode: &str, delay_ms: u64) -> Proxy {
+    let delay = delay_ms.to_string();
+    let (child, url) = port_server(
+        "scripts/localaws/proxy.py",
+        &[
+            "--upstream",
+            upstream,
+            "--listen-port",
+            "0",
+            "--mode",
+            mode,
+            "--delay-ms",
+            &delay,
+            "--exit-with-parent",
+        ],
+    );
+    Proxy { url, child }
+}
+
+/// A Python server of the repository started with `args`; it prints
+/// `PORT <n>` first. The child and its loopback URL.
+fn port_server(script: &str, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(python())
-        .arg(root().join("scripts/localaws/proxy.py"))
-        .args(["--upstream", upstream, "--listen-port", "0", "--mode", mode])
-        .args(["--delay-ms", &delay_ms.to_string(), "--exit-with-parent"])
+        .arg(root().join(script))
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start proxy.py");
+        .unwrap_or_else(|e| panic!("start {script}: {e}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -257,12 +277,9 @@ pub fn proxy(upstream: &str, mode: &str, delay_ms: u64) -> Proxy {
     let port = line
         .trim()
         .strip_prefix("PORT ")
-        .expect("PORT line")
+        .unwrap_or_else(|| panic!("{script} printed no PORT line: {line:?}"))
         .to_string();
-    Proxy {
-        url: format!("http://127.0.0.1:{port}"),
-        child,
-    }
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 /// The local CloudTrail of scripts/localaws/cloudtrail.py; killed on drop.
@@ -280,26 +297,11 @@ impl Drop for CloudTrail {
 
 /// Starts a local CloudTrail with no events.
 pub fn cloudtrail() -> CloudTrail {
-    let mut child = Command::new(python())
-        .arg(root().join("scripts/localaws/cloudtrail.py"))
-        .args(["--port", "0", "--exit-with-parent"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cloudtrail.py");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("PORT ")
-        .expect("PORT line")
-        .to_string();
-    CloudTrail {
-        url: format!("http://127.0.0.1:{port}"),
-        child,
-    }
+    let (child, url) = port_server(
+        "scripts/localaws/cloudtrail.py",
+        &["--port", "0", "--exit-with-parent"],
+    );
+    CloudTrail { url, child }
 }
 
 impl CloudTrail {
