@@ -128,8 +128,8 @@ pub async fn look_up(
         }
     }
     let hours = settings.lookback_hours.get();
+    let own_principal = own.as_deref().and_then(rules::principal).map(|p| p.0);
     for (i, n) in needs {
-        let own_principal = own.as_deref().and_then(rules::principal).map(|p| p.0);
         let (changes, failed) = attach(&n, &answers, own_principal.as_ref());
         let p = &mut report.probes[i];
         p.changes = changes;
