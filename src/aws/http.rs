@@ -18,7 +18,9 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use hyper_util::client::proxy::matcher::Matcher;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// The client every AWS client of the process shares, trusting `roots`.
 pub fn client(roots: TrustRoots) -> SharedHttpClient {
@@ -36,6 +38,7 @@ pub fn client(roots: TrustRoots) -> SharedHttpClient {
         }),
         proxies: Arc::new(Matcher::from_env()),
         roots: described,
+        connectors: Mutex::new(HashMap::new()),
     })
 }
 
@@ -65,6 +68,11 @@ fn tls_context(roots: &TrustRoots) -> TlsContext {
         .unwrap_or_default()
 }
 
+/// The settings a connector is built for, as the SDK's own client keys
+/// its connectors: the timeouts (the other inputs, the sleep and the
+/// proxies, are the same for every request of the process).
+type ConnectorKey = (Option<Duration>, Option<Duration>);
+
 /// Chooses the connector by the request's scheme.
 #[derive(Debug)]
 struct SchemeSplit {
@@ -74,6 +82,10 @@ struct SchemeSplit {
     proxies: Arc<Matcher>,
     /// The trusted roots, described for messages.
     roots: Arc<str>,
+    /// One connector per settings, built on the first request that needs
+    /// it: the SDK asks for a connector on every attempt, and building one
+    /// clones the client's runtime components (every interceptor).
+    connectors: Mutex<HashMap<ConnectorKey, SharedHttpConnector>>,
 }
 
 impl HttpClient for SchemeSplit {
@@ -82,17 +94,24 @@ impl HttpClient for SchemeSplit {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        SharedHttpConnector::new(SplitConnector {
-            proxies: self.proxies.clone(),
-            roots: self.roots.clone(),
-            http: self.http.http_connector(settings, components),
-            https: LazyTls {
-                client: self.https.clone(),
-                settings: settings.clone(),
-                components: components.clone(),
-                connector: OnceLock::new(),
-            },
-        })
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = self.connectors.lock().unwrap_or_else(|p| p.into_inner());
+        connectors
+            .entry(key)
+            .or_insert_with(|| {
+                SharedHttpConnector::new(SplitConnector {
+                    proxies: self.proxies.clone(),
+                    roots: self.roots.clone(),
+                    http: self.http.http_connector(settings, components),
+                    https: LazyTls {
+                        client: self.https.clone(),
+                        settings: settings.clone(),
+                        components: components.clone(),
+                        connector: OnceLock::new(),
+                    },
+                })
+            })
+            .clone()
     }
 }
 

@@ -55,28 +55,77 @@ pub struct Limits {
     pub describe_per_second: u32,
 }
 
-/// Spaces calls out to at most `rate` per second: each caller reserves the
-/// next free slot and sleeps until it.
+/// Spaces calls out to at most `rate` in any one second: a burst of a
+/// sixteenth of the rate goes at once, the rest at the rate less the burst
+/// (a cell-rate reservation, GCRA), released in batches on ticks of
+/// [`Pacer::TICK`] shared by every region of the run. Each caller reserves
+/// the next free slot and sleeps until it. The burst lets a small run send
+/// all of its DescribeTable calls in one round trip; the ticks wake the
+/// process 32 times a second instead of once per call (each wake-up cost
+/// about as much CPU as the call it released). Below 32 per second there is
+/// neither burst nor tick: calls are evenly spaced.
 #[derive(Debug)]
 pub struct Pacer {
+    /// Time between slots once the burst is spent.
     interval: Duration,
+    /// How far ahead of its theoretical time a slot may be booked: the
+    /// burst less one, in intervals.
+    tolerance: Duration,
+    /// Where the ticks are counted from (zero: no ticks).
+    epoch: Instant,
+    tick: Duration,
+    /// The theoretical time of the next slot.
     next: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
-    /// A pacer of `per_second` calls (at least 1).
-    pub fn new(per_second: u32) -> Pacer {
+    /// The batches a paced region's calls go in, from rates of 32 per
+    /// second. A call waits at most one tick past its slot; the burst is
+    /// large enough that no second holds more than the rate
+    /// (`burst ≥ rate × tick / (1 + tick)`).
+    pub const TICK: Duration = Duration::from_micros(31_250);
+
+    /// A pacer of `per_second` calls (at least 1), its ticks counted from
+    /// `epoch`.
+    pub fn new(per_second: u32, epoch: Instant) -> Pacer {
+        let rate = per_second.max(1);
+        let burst = Pacer::burst(rate);
+        // burst + (rate - burst) per second: never more than `rate` calls
+        // in any one second.
+        let steady = if burst > 1 { rate - burst } else { rate };
+        let interval = Duration::from_secs(1) / steady;
         Pacer {
-            interval: Duration::from_secs(1) / per_second.max(1),
+            interval,
+            tolerance: interval * (burst - 1),
+            epoch,
+            tick: if burst > 1 {
+                Pacer::TICK
+            } else {
+                Duration::ZERO
+            },
             next: Mutex::new(None),
         }
+    }
+
+    /// The calls that may go at once at `per_second`.
+    pub fn burst(per_second: u32) -> u32 {
+        (per_second / 16).max(1)
     }
 
     /// Reserves the next slot at or after `now` and returns it.
     pub fn reserve(&self, now: Instant) -> Instant {
         let mut next = lock(&self.next);
-        let slot = next.map_or(now, |n| n.max(now));
-        *next = Some(slot + self.interval);
+        let tat = next.map_or(now, |n| n.max(now));
+        let slot = tat.checked_sub(self.tolerance).map_or(now, |s| s.max(now));
+        *next = Some(tat.max(slot) + self.interval);
+        if slot > now && !self.tick.is_zero() {
+            // The next tick at or after the slot.
+            let since = slot.saturating_duration_since(self.epoch).as_nanos();
+            let tick = self.tick.as_nanos();
+            let ticks = since.div_ceil(tick);
+            let at = u64::try_from(ticks * tick).unwrap_or(u64::MAX);
+            return self.epoch + Duration::from_nanos(at);
+        }
         slot
     }
 
@@ -119,6 +168,9 @@ pub struct Pool {
     outstanding: AtomicUsize,
     idle: Notify,
     tasks: Mutex<JoinSet<()>>,
+    /// Where the pacers count their ticks from: the regions' batches go
+    /// together.
+    epoch: Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,6 +211,7 @@ impl Pool {
             outstanding: AtomicUsize::new(0),
             idle: Notify::new(),
             tasks: Mutex::new(JoinSet::new()),
+            epoch: Instant::now(),
         })
     }
 
@@ -196,10 +249,11 @@ impl Pool {
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         let mut queues = lock(&self.queues);
         let per_second = self.limits.describe_per_second;
+        let epoch = self.epoch;
         let q = queues.entry(region.clone()).or_insert_with(|| RegionQueue {
             work: VecDeque::new(),
             workers: 0,
-            pacer: Arc::new(Pacer::new(per_second)),
+            pacer: Arc::new(Pacer::new(per_second, epoch)),
         });
         q.work.push_back(work);
         if q.workers < self.limits.region_concurrency.max(1) {
@@ -589,14 +643,51 @@ mod tests {
 
     #[test]
     fn the_pacer_spaces_slots_and_never_books_the_past() {
-        let p = Pacer::new(500);
+        // Below 32 per second there is no burst and no tick: evenly spaced.
         let t0 = Instant::now();
+        let p = Pacer::new(20, t0);
         assert_eq!(p.reserve(t0), t0);
-        assert_eq!(p.reserve(t0), t0 + Duration::from_millis(2));
-        assert_eq!(p.reserve(t0), t0 + Duration::from_millis(4));
+        assert_eq!(p.reserve(t0), t0 + Duration::from_millis(50));
+        assert_eq!(p.reserve(t0), t0 + Duration::from_millis(100));
         // Idle for a while: the next call goes at once, not at a stale slot.
         let later = t0 + Duration::from_secs(1);
         assert_eq!(p.reserve(later), later);
-        assert_eq!(p.reserve(later), later + Duration::from_millis(2));
+        assert_eq!(p.reserve(later), later + Duration::from_millis(50));
+    }
+
+    #[test]
+    fn the_pacer_lets_a_burst_go_then_keeps_any_second_under_the_rate() {
+        assert_eq!(Pacer::burst(500), 31);
+        assert_eq!(Pacer::burst(31), 1);
+        let t0 = Instant::now();
+        let p = Pacer::new(500, t0);
+        let slots: Vec<Instant> = (0..2_000).map(|_| p.reserve(t0)).collect();
+        // The burst goes at once, the next calls on the first tick.
+        assert!(slots[..31].iter().all(|s| *s == t0));
+        assert_eq!(slots[31], t0 + Pacer::TICK);
+        // Only ticks: one wake-up per tick, not per call.
+        let mut times = slots.clone();
+        times.dedup();
+        assert!(times
+            .iter()
+            .all(|s| (s.duration_since(t0).as_nanos() % Pacer::TICK.as_nanos()) == 0));
+        // In every window of one second from any slot: at most 500 calls.
+        for (i, s) in slots.iter().enumerate() {
+            let within = slots[i..]
+                .iter()
+                .take_while(|t| **t < *s + Duration::from_secs(1))
+                .count();
+            assert!(within <= 500, "{within} calls in the second from slot {i}");
+        }
+        // The steady rate is the rate less the burst.
+        let steady = slots
+            .iter()
+            .filter(|t| **t >= t0 + Duration::from_secs(1) && **t < t0 + Duration::from_secs(2))
+            .count();
+        assert!((468..=470).contains(&steady), "{steady} a second");
+        // Idle for a while: the burst is back.
+        let later = *slots.last().unwrap() + Duration::from_secs(5);
+        assert!((0..31).all(|_| p.reserve(later) == later));
+        assert!(p.reserve(later) > later);
     }
 }
