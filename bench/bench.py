@@ -31,6 +31,25 @@ at least 1 PutMetricData. Any other run stops the benchmark (exit 1, naming
 the run and keeping its output): it must not measure failures. The goals are
 reported (met/MISSED), not enforced.
 
+Latency (--ratio-runs): 64 probes over 4 regions at 50 ms with `--sink none`
+(identity overlapping the probes, nothing published), against one round
+trip: a 1-probe check at 50 ms, also `--sink none`. Both are the run's own
+`duration_ms` (from its first call to its last answer); the process's wall
+time is printed beside them.
+
+Lambda init (--init-runs): the binary started as a Lambda function
+(AWS_LAMBDA_RUNTIME_API pointing at a small Runtime API in this driver, the
+function's environment from events/env.json), timed from just before the
+process is spawned to its first `GET /2018-06-01/runtime/invocation/next`;
+the process is then killed.
+
+SDK floor (--floor PATH): bench/floor, the same DescribeTable calls with a
+bare SDK client and nothing of the canary, unpaced; its CPU per call is the
+floor under `check`'s.
+
+Goals: a table of each goal of the issue, the figure before this work (the
+run at commit 3d3e4e3, BEFORE below) and this run's.
+
 Noise: the last line gives the CPU the rest of the machine used meanwhile
 (/proc/stat busy time less this driver's and its children's), in CPUs.
 
@@ -61,6 +80,19 @@ GOAL_RATIO = 3.0
 GOAL_RSS_MB = 30.0
 GOAL_CPU_US = 60.0
 GOAL_ONE_PROBE_MS = 5.0
+GOAL_LATENCY_RATIO = 1.5
+PUBLISHED_INIT_MS = 14.0  # Rust on Lambda, p50 init, as published
+RATIO_PROBES, RATIO_DELAY_MS = 64, 50
+# This benchmark at commit 3d3e4e3 (before the work of issue 22), same machine (2 cores).
+BEFORE = {
+    "cpu": "255 µs",
+    "latency": "1.62× (85 ms / 52 ms)",
+    "one": "8.2 ms",
+    "init": "7.4 ms",
+    "ratio64": "5.38×",
+    "ratio1024": "4.35×",
+    "rss": "18.4 MB",
+}
 
 
 def config(probes):
@@ -180,7 +212,7 @@ def run_once(launcher, argv, env, out_path):
     return rc, wall_ns / 1e9, rss_kib / 1024, (utime_us + stime_us) / 1e6, stdout
 
 
-def canary_problems(stdout, n):
+def canary_problems(stdout, n, sink="cloudwatch"):
     try:
         rep = json.loads(stdout)
     except ValueError as e:
@@ -198,8 +230,10 @@ def canary_problems(stdout, n):
     if len(bad) > 3:
         problems.append(f"... and {len(bad) - 3} more failed probes")
     m = rep.get("metrics") or {}
-    if m.get("sink") != "cloudwatch" or m.get("fallback_reason") or not m.get("requests"):
+    if sink == "cloudwatch" and (m.get("sink") != "cloudwatch" or m.get("fallback_reason") or not m.get("requests")):
         problems.append(f"metrics not published to CloudWatch: {m}")
+    if sink == "none" and m.get("sink") != "none":
+        problems.append(f"metrics sink is not none: {m}")
     if not rep.get("healthy"):
         problems.append("report not healthy")
     return problems
@@ -213,15 +247,17 @@ def peer_problems(stdout, n):
     return [] if s.get("ok") == n and s.get("failed") == 0 else [f"summary {s}"]
 
 
-def server_problems(before, after, n):
+def server_problems(before, after, n, sink="cloudwatch"):
     d = {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}
     problems = []
     if d.get("GetCallerIdentity", 0) != 1:
         problems.append(f"server saw {d.get('GetCallerIdentity', 0)} GetCallerIdentity, expected 1")
     if d.get("DescribeTable", 0) != n:
         problems.append(f"server saw {d.get('DescribeTable', 0)} DescribeTable, expected {n}")
-    if d.get("PutMetricData", 0) < 1:
+    if sink == "cloudwatch" and d.get("PutMetricData", 0) < 1:
         problems.append("server saw no PutMetricData")
+    if sink == "none" and d.get("PutMetricData", 0):
+        problems.append("server saw PutMetricData with sink none")
     if d.get("unknown", 0):
         problems.append(f"server saw {d['unknown']} unknown requests")
     return problems
@@ -257,26 +293,120 @@ class Bench:
             json.dump(cfg, f)
         return path
 
-    def canary_argv(self, cfg_path, fake):
+    def canary_argv(self, cfg_path, fake, sink="cloudwatch"):
         return [self.a.binary, "check", "--config", cfg_path, "--endpoint-url", fake.url, "--output", "json",
-                "--sink", "cloudwatch", "--region", HOME_REGION]
+                "--sink", sink, "--region", HOME_REGION]
 
     def peer_argv(self, cfg_path, fake):
         return [self.a.python, os.path.join(HERE, "boto3_peer.py"), "--config", cfg_path,
                 "--endpoint-url", fake.url, "--region", HOME_REGION, "--threads", str(PEER_THREADS)]
 
-    def measured(self, who, argv, fake, n, tag):
+    def measured(self, who, argv, fake, n, tag, sink="cloudwatch", report=None):
         before = fake.stats()
         rc, wall, rss, cpu, stdout = run_once(self.launcher, argv, self.env,
                                               os.path.join(self.workdir, f"out-{tag}.json"))
-        problems = (canary_problems if who == "canary" else peer_problems)(stdout, n)
-        problems += server_problems(before, fake.stats(), n)
+        problems = canary_problems(stdout, n, sink) if who == "canary" else peer_problems(stdout, n)
+        problems += server_problems(before, fake.stats(), n, sink)
         if rc != 0:
             problems.insert(0, f"exit status {rc}")
         if problems:
             raise Unhealthy(f"{who} run {tag} is not healthy: " + "; ".join(problems)
                             + f"\n  its output: {self.workdir}/out-{tag}.json(.err)")
+        if report is not None:
+            report.append(json.loads(stdout))
         return wall, rss, cpu
+
+    def latency(self, fake, runs):
+        """(run ms, wall ms) of 64 probes and of 1 probe at the fake's delay, sink none: medians."""
+        out = {}
+        for name, n, cfg in (("many", RATIO_PROBES, config(RATIO_PROBES)), ("one", 1, one_probe_config())):
+            path = self.write_config(f"latency-{name}", cfg)
+            argv = self.canary_argv(path, fake, sink="none")
+            self.measured("canary", argv, fake, n, f"latency-{name}-warmup", sink="none")
+            reports, walls = [], []
+            for r in range(runs):
+                wall, _, _ = self.measured("canary", argv, fake, n, f"latency-{name}-{r}", sink="none",
+                                           report=reports)
+                walls.append(wall * 1000)
+            out[name] = ([rep["duration_ms"] for rep in reports], walls)
+        return out
+
+    def lambda_init(self, runs):
+        """Milliseconds from spawning the binary as a Lambda function to its first `next` request."""
+        import http.server
+        import threading
+        seen = []
+        got = threading.Event()
+
+        class RuntimeApi(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                if self.path == "/2018-06-01/runtime/invocation/next":
+                    seen.append(time.monotonic())
+                    got.set()
+                self.send_response(503)  # never an event: the process is killed before it asks again
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        with open(os.path.join(os.path.dirname(HERE), "events", "env.json"), encoding="utf-8") as f:
+            declared = json.load(f)["CanaryFunction"]
+        env = dict(self.env)
+        env.update({k: v for k, v in declared.items() if k != "AWS_ENDPOINT_URL"})
+        env.update({
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # never called before `next`
+            "AWS_REGION": HOME_REGION,
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+            "AWS_LAMBDA_FUNCTION_NAME": "canary-bench",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        })
+        out = []
+        try:
+            for r in range(runs + 1):
+                got.clear()
+                seen.clear()
+                t0 = time.monotonic()
+                p = subprocess.Popen([self.a.binary], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                ok = got.wait(timeout=10)
+                p.kill()
+                p.wait()
+                if not ok:
+                    raise Unhealthy("the Lambda never asked the Runtime API for an event")
+                if r:  # the first is a warm-up (page cache)
+                    out.append((seen[0] - t0) * 1000)
+        finally:
+            server.shutdown()
+        return out
+
+    def floor(self, fake, runs):
+        """CPU µs per call of bench/floor (the bare SDK) at 4096 calls, no delay; and the canary's own
+        figure for the same calls unpaced (describe_per_second 2500) for comparison."""
+        if not self.a.floor:
+            return None
+        cpus = []
+        for r in range(runs):
+            p = subprocess.run([self.a.floor, "--endpoint-url", fake.url, "--probes", "4096"], env=self.env,
+                               capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+            try:
+                res = json.loads(p.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                res = {}
+            if p.returncode != 0 or res.get("ok") != 4096:
+                raise Unhealthy(f"sdk-floor run {r} failed ({p.returncode}): {p.stdout} {p.stderr[-500:]}")
+            cpus.append(res["process_cpu_us_per_probe"])
+        cfg = config(4096)
+        cfg["describe_per_second"] = 2500
+        path = self.write_config("unpaced", cfg)
+        unpaced = [self.measured("canary", self.canary_argv(path, fake), fake, 4096, f"unpaced-{r}")[2]
+                   / 4096 * 1e6 for r in range(runs)]
+        return cpus, unpaced
 
     def row(self, n, fake, repeat):
         cfg = self.write_config(f"{n}-{fake.delay_ms}", config(n))
@@ -340,6 +470,9 @@ def main():
     ap.add_argument("--rows", default="64:50,1024:50,4096:0", help="probes:delay_ms,...")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each side per row")
     ap.add_argument("--one-probe-runs", type=int, default=20)
+    ap.add_argument("--ratio-runs", type=int, default=7, help="runs of the 64-probe latency row and its round trip")
+    ap.add_argument("--init-runs", type=int, default=20, help="Lambda cold starts timed")
+    ap.add_argument("--floor", help="bench/floor's binary (the bare SDK); left out when not given")
     ap.add_argument("--workdir", help="keep configurations and outputs here (default: a temporary directory, "
                     "removed after a healthy run)")
     a = ap.parse_args()
@@ -350,7 +483,7 @@ def main():
     log = open(os.path.join(b.workdir, "fake_aws.log"), "ab")
     fakes = {}
     try:
-        for d in sorted({d for _, d in rows} | {0}):
+        for d in sorted({d for _, d in rows} | {0, RATIO_DELAY_MS}):
             fakes[d] = Fake(a.python, d, log)
         results = []
         for n, d in rows:
@@ -360,6 +493,15 @@ def main():
         print(f"== 1-probe check, {a.one_probe_runs} runs", file=sys.stderr, flush=True)
         one = b.one_probe(fakes[0], a.one_probe_runs)
         floor = b.start_floor(a.one_probe_runs)
+        print(f"== {RATIO_PROBES} probes at {RATIO_DELAY_MS} ms vs one round trip, sink none, {a.ratio_runs} runs each",
+              file=sys.stderr, flush=True)
+        lat = b.latency(fakes[RATIO_DELAY_MS], a.ratio_runs)
+        print(f"== Lambda init, {a.init_runs} runs", file=sys.stderr, flush=True)
+        init = b.lambda_init(a.init_runs)
+        if a.floor:
+            print("== SDK floor (bench/floor) and the canary unpaced, 4096 calls, 3 runs each", file=sys.stderr,
+                  flush=True)
+        sdk_floor = b.floor(fakes[0], 3)
     except Unhealthy as e:
         print(f"bench: FAILED: {e}", file=sys.stderr)
         return 1
@@ -407,9 +549,36 @@ def main():
           f"process start alone (`--version`): {spread([w * 1000 for w in floor], f1, 'ms')}")
     goals.append((f"1-probe check ≤ {GOAL_ONE_PROBE_MS:.0f} ms", statistics.median(one_ms) <= GOAL_ONE_PROBE_MS,
                   f"{statistics.median(one_ms):.1f} ms"))
+    many_run, many_wall = lat["many"]
+    one_run, one_wall = lat["one"]
+    lat_ratio = statistics.median(many_run) / statistics.median(one_run)
     print()
+    print(f"{RATIO_PROBES} probes over {len(REGIONS)} regions at {RATIO_DELAY_MS} ms, sink none: run "
+          f"{spread(many_run, f1, 'ms')}, process {spread(many_wall, f1, 'ms')}; one round trip (1 probe, same "
+          f"server): run {spread(one_run, f1, 'ms')}, process {spread(one_wall, f1, 'ms')}; ratio of the runs "
+          f"{lat_ratio:.2f}×, of the processes {statistics.median(many_wall) / statistics.median(one_wall):.2f}×")
+    goals.append((f"{RATIO_PROBES} probes over {len(REGIONS)} regions at {RATIO_DELAY_MS} ms ≤ "
+                  f"{GOAL_LATENCY_RATIO}× one round trip", lat_ratio <= GOAL_LATENCY_RATIO,
+                  f"{lat_ratio:.2f}× ({statistics.median(many_run):.0f} ms / {statistics.median(one_run):.0f} ms)"))
+    print(f"Lambda init (spawn to the first Runtime API `next`): {spread(init, f1, 'ms')}, {len(init)} runs; "
+          f"published p50 init of Rust on Lambda: about {PUBLISHED_INIT_MS:.0f} ms (on AWS, not comparable "
+          f"one to one: this machine, no sandbox, no code download)")
+    goals.append(("Lambda init, reported against ~14 ms published", None, f"{statistics.median(init):.1f} ms"))
+    if sdk_floor:
+        fl, unpaced = sdk_floor
+        print(f"SDK floor (bench/floor, bare client, 4096 DescribeTable unpaced): {spread(fl, f0, 'µs')} CPU per call; "
+              f"`check` unpaced (describe_per_second 2500): {spread(unpaced, f0, 'µs')} per probe")
+    print()
+    keyed = {
+        "CPU per probe": "cpu", "1-probe check": "one", "Lambda init": "init", "peak RSS": "rss",
+        f"{RATIO_PROBES} probes over": "latency", "64 probes at": "ratio64", "1024 probes at": "ratio1024",
+    }
+    print("| goal | before (3d3e4e3) | after (this run) | |")
+    print("|---|---|---|---|")
     for what, ok, value in goals:
-        print(f"goal: {what}: {'met' if ok else 'MISSED'} ({value})")
+        before = next((BEFORE[v] for k, v in keyed.items() if what.startswith(k)), "")
+        verdict = "reported" if ok is None else ("met" if ok else "MISSED")
+        print(f"| {what} | {before} | {value} | {verdict} |")
     print()
     other = "unknown"
     if busy0 is not None and busy1 is not None:
