@@ -355,10 +355,11 @@ def run_lambda(local, src, events, label, canary_config, timeout=900):
     try:
         llt.wait_port(port, watch, "cargo lambda watch", timeout)
         ready = time.monotonic() - started
-        for name, event in events:
+        for i, (name, event) in enumerate(events):
             before_puts, before_log = len(local.capture.puts), os.path.getsize(log_path)
             local.capture.stall_assume_role = name.startswith("notrun")
-            rc, text, err = llt.invoke(port, data=json.dumps(event))
+            rc, text, err = llt.invoke(port, data=json.dumps(event),
+                                       timeout=llt.FIRST_INVOKE_TIMEOUT if i == 0 else 120)
             local.capture.stall_assume_role = False
             time.sleep(0.5)  # let the function's stdout reach the log
             with open(log_path) as f:

@@ -47,11 +47,16 @@ def wait_port(port, proc, what, timeout):
     sys.exit(f"{what} did not listen on {port} within {timeout}s")
 
 
-def invoke(port, data_file=None, data=None):
+# The first invocation builds the function under `cargo lambda watch` (its own build of the
+# crate and the SDK: minutes on two loaded cores, seconds once built); later ones only run it.
+FIRST_INVOKE_TIMEOUT = 900
+
+
+def invoke(port, data_file=None, data=None, timeout=120):
     cmd = [CARGO_LAMBDA, "lambda", "invoke", "dynamodb-auth-canary", "--invoke-port", str(port),
            "--invoke-address", "127.0.0.1", "--output-format", "json"]
     cmd += ["--data-file", data_file] if data_file else ["--data-ascii", data]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -124,7 +129,8 @@ def main():
         print(f"cargo lambda watch listening after {time.monotonic() - started:.1f}s")
 
         # A scheduled event runs the configuration from CANARY_CONFIG.
-        rc, out, err = invoke(port, data_file=os.path.join(ROOT, "events", "scheduled.json"))
+        rc, out, err = invoke(port, data_file=os.path.join(ROOT, "events", "scheduled.json"),
+                              timeout=FIRST_INVOKE_TIMEOUT)
         check(rc == 0, f"scheduled.json invocation succeeded (rc={rc}, {err.strip()[-400:]})")
         report = json.loads(out)
         check(report["healthy"] is True,
