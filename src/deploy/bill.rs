@@ -2,78 +2,19 @@
 //! with its quantity and unit price (custom metrics, PutMetricData, alarms,
 //! the dashboard, Lambda requests and compute, CloudWatch Logs ingestion and
 //! storage, SNS, the SSM parameter, CloudTrail and GetMetricData reads), for
-//! a healthy month and for the worst one. Prices are data (`PRICES`), with
-//! the region they hold for and the day they were read; the template's facts
+//! a healthy month and for the worst one. Prices are data
+//! (`metrics::cost::PRICES`), with the region they hold for and the day
+//! they were read; the template's facts
 //! the bill relies on (`TEMPLATE`) are checked against template.yaml by
 //! tests/infra/template_checks.py, so the two cannot drift.
 
 use crate::classify::{Class, Failure};
 use crate::config::{Config, Region};
-use crate::metrics::cost::estimate;
+use crate::metrics::cost::{estimate, Prices, PRICES};
 use crate::plan::plan;
 use crate::report::{IdentityReport, Outcome, ProbeResult, Report};
 use serde::Serialize;
 use std::fmt::Write as _;
-
-/// Prices of one region on one day.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Prices {
-    /// The region they hold for.
-    pub region: &'static str,
-    /// When they were read from the AWS pricing pages.
-    pub read_on: &'static str,
-    /// Custom metric-month (first 10,000 metrics), prorated by the hour.
-    pub metric_month: f64,
-    /// 1,000 PutMetricData requests.
-    pub put_metric_data_per_1000: f64,
-    /// 1,000 metrics requested with GetMetricData.
-    pub get_metric_data_per_1000_metrics: f64,
-    /// Standard-resolution alarm-month (per metric).
-    pub alarm_month: f64,
-    /// Composite alarm-month.
-    pub composite_alarm_month: f64,
-    /// Dashboard-month beyond the account's first three.
-    pub dashboard_month: f64,
-    /// Dashboards free per account.
-    pub free_dashboards: u32,
-    /// Lambda: 1 million requests.
-    pub lambda_per_million_requests: f64,
-    /// Lambda on arm64: one GB-second.
-    pub lambda_arm64_gb_second: f64,
-    /// CloudWatch Logs: one GB ingested (standard class).
-    pub logs_ingest_gb: f64,
-    /// CloudWatch Logs: one GB-month stored.
-    pub logs_store_gb_month: f64,
-    /// SNS: email notifications free per month.
-    pub sns_free_emails: u32,
-    /// SSM Parameter Store: a standard parameter (free).
-    pub ssm_standard_parameter_month: f64,
-    /// CloudTrail LookupEvents of management events (free).
-    pub cloudtrail_lookup: f64,
-    /// One CloudWatch Synthetics canary run (the peer this is compared with).
-    pub synthetics_run: f64,
-}
-
-/// The prices the bill uses: us-east-1, as the AWS pricing pages gave them.
-pub const PRICES: Prices = Prices {
-    region: "us-east-1",
-    read_on: "2026-12-06",
-    metric_month: 0.30,
-    put_metric_data_per_1000: 0.01,
-    get_metric_data_per_1000_metrics: 0.01,
-    alarm_month: 0.10,
-    composite_alarm_month: 0.50,
-    dashboard_month: 3.00,
-    free_dashboards: 3,
-    lambda_per_million_requests: 0.20,
-    lambda_arm64_gb_second: 0.000_013_333_4,
-    logs_ingest_gb: 0.50,
-    logs_store_gb_month: 0.03,
-    sns_free_emails: 1_000,
-    ssm_standard_parameter_month: 0.0,
-    cloudtrail_lookup: 0.0,
-    synthetics_run: 0.0012,
-};
 
 /// What template.yaml deploys, as the bill prices it.
 #[derive(Debug, Clone, Copy, Serialize)]

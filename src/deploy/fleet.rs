@@ -9,20 +9,13 @@ use crate::config::{AccountId, CanaryName, Config, Region};
 use crate::deploy::{parameters, Options};
 use crate::error::ConfigError;
 use crate::metrics::contract::TEMPLATE_ALARMS;
-use crate::metrics::cost::{estimate, USD_PER_ALARM_MONTH};
+use crate::metrics::cost::{estimate, PRICES};
 use std::fmt::Write as _;
 
 /// The schedules the templates' ScheduleTable has a row for.
 pub const SCHEDULES: [u32; 9] = [1, 2, 3, 5, 10, 15, 20, 30, 60];
 /// Metrics Insights alarms the monitoring template makes in each region.
 pub const FLEET_INSIGHTS_ALARMS: usize = 6;
-/// ASSUMED, not verified: USD per month for each metric a Metrics Insights
-/// alarm analyzes (one per account and region here). CloudWatch prices
-/// these alarms apart from standard alarms (its free tier excludes them);
-/// check the Alarms tab of the CloudWatch pricing page.
-pub const USD_PER_INSIGHTS_ALARM_METRIC: f64 = 0.10;
-/// USD per dashboard-month beyond the free three.
-pub const USD_PER_DASHBOARD_MONTH: f64 = 3.00;
 /// Heartbeat alarms one monitoring stack holds: CloudFormation allows 500
 /// resources per template, and the stack has about 15 of its own.
 pub const HEARTBEATS_PER_MONITORING_STACK: usize = 450;
@@ -118,12 +111,12 @@ pub fn bill(
         regions,
         canaries,
         usd_metrics: round(canaries as f64 * one.usd_healthy),
-        usd_local_alarms: round((canaries * TEMPLATE_ALARMS) as f64 * USD_PER_ALARM_MONTH),
-        usd_heartbeats: round(canaries as f64 * USD_PER_ALARM_MONTH),
+        usd_local_alarms: round((canaries * TEMPLATE_ALARMS) as f64 * PRICES.alarm_month),
+        usd_heartbeats: round(canaries as f64 * PRICES.alarm_month),
         usd_insights_alarms: round(
-            (FLEET_INSIGHTS_ALARMS * canaries) as f64 * USD_PER_INSIGHTS_ALARM_METRIC,
+            (FLEET_INSIGHTS_ALARMS * canaries) as f64 * PRICES.insights_alarm_metric_month,
         ),
-        usd_dashboards: round(regions as f64 * USD_PER_DASHBOARD_MONTH),
+        usd_dashboards: round(regions as f64 * PRICES.dashboard_month),
         monitoring_stacks_per_region: accounts.div_ceil(HEARTBEATS_PER_MONITORING_STACK).max(1),
     }
 }
@@ -580,7 +573,7 @@ pub fn plan(req: &Request) -> Result<String, ConfigError> {
     }
     let _ = writeln!(w, "# metrics: each canary's own metrics and requests, billed in its account (`metrics --config`);");
     let _ = writeln!(w, "# local: its {TEMPLATE_ALARMS} alarms; heartbeat: one standard alarm per canary in the monitoring account;");
-    let _ = writeln!(w, "# *MI alarms: {FLEET_INSIGHTS_ALARMS} Metrics Insights alarms per region, ASSUMED ${USD_PER_INSIGHTS_ALARM_METRIC:.2} per analyzed metric");
+    let _ = writeln!(w, "# *MI alarms: {FLEET_INSIGHTS_ALARMS} Metrics Insights alarms per region, ASSUMED ${:.2} per analyzed metric", PRICES.insights_alarm_metric_month);
     let _ = writeln!(w, "# (one per account) a month: not verified, see the pricing page; dashboard: one per region, $3 beyond the free three.");
     let _ = writeln!(w, "# Not priced here: the OAM link (see the pricing page's cross-account observability tab), Lambda and SNS");
     let _ = writeln!(w, "# (docs/metrics-and-alarms.md); metrics at the first-tier price (consolidated billing may reach cheaper tiers).");

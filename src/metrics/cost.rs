@@ -1,6 +1,7 @@
 //! What a configuration costs in CloudWatch: the unique metrics it publishes
 //! in a healthy month and in the worst case, PutMetricData requests, and the
-//! monthly estimate (the `metrics` command).
+//! monthly estimate (the `metrics` command); and the prices of every
+//! bill of this crate (`PRICES`), in one place.
 
 use crate::classify::Class;
 use crate::config::{Config, Detail, Region, SinkKind};
@@ -9,16 +10,71 @@ use crate::plan::{plan, Placement};
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// USD per custom metric-month (first 10,000 metrics tier).
-pub const USD_PER_METRIC_MONTH: f64 = 0.30;
-/// USD per standard-resolution alarm-month.
-pub const USD_PER_ALARM_MONTH: f64 = 0.10;
-/// USD per composite alarm-month.
-pub const USD_PER_COMPOSITE_ALARM_MONTH: f64 = 0.50;
-/// USD per 1,000 metrics requested with GetMetricData.
-pub const USD_PER_1000_GET_METRIC_DATA: f64 = 0.01;
-/// USD per 1,000 PutMetricData requests.
-pub const USD_PER_1000_REQUESTS: f64 = 0.01;
+/// Prices of one region on one day.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Prices {
+    /// The region they hold for.
+    pub region: &'static str,
+    /// When they were read from the AWS pricing pages.
+    pub read_on: &'static str,
+    /// Custom metric-month (first 10,000 metrics), prorated by the hour.
+    pub metric_month: f64,
+    /// 1,000 PutMetricData requests.
+    pub put_metric_data_per_1000: f64,
+    /// 1,000 metrics requested with GetMetricData.
+    pub get_metric_data_per_1000_metrics: f64,
+    /// Standard-resolution alarm-month (per metric).
+    pub alarm_month: f64,
+    /// Composite alarm-month.
+    pub composite_alarm_month: f64,
+    /// Dashboard-month beyond the account's first three.
+    pub dashboard_month: f64,
+    /// Dashboards free per account.
+    pub free_dashboards: u32,
+    /// Lambda: 1 million requests.
+    pub lambda_per_million_requests: f64,
+    /// Lambda on arm64: one GB-second.
+    pub lambda_arm64_gb_second: f64,
+    /// CloudWatch Logs: one GB ingested (standard class).
+    pub logs_ingest_gb: f64,
+    /// CloudWatch Logs: one GB-month stored.
+    pub logs_store_gb_month: f64,
+    /// SNS: email notifications free per month.
+    pub sns_free_emails: u32,
+    /// SSM Parameter Store: a standard parameter (free).
+    pub ssm_standard_parameter_month: f64,
+    /// CloudTrail LookupEvents of management events (free).
+    pub cloudtrail_lookup: f64,
+    /// One CloudWatch Synthetics canary run (the peer this is compared with).
+    pub synthetics_run: f64,
+    /// ASSUMED, not verified: a month of each metric a Metrics Insights
+    /// alarm analyzes (the fleet's alarms; priced apart from standard
+    /// alarms, outside their free tier: see the CloudWatch pricing page).
+    pub insights_alarm_metric_month: f64,
+}
+
+/// The prices the bill uses: us-east-1, as the AWS pricing pages gave them.
+pub const PRICES: Prices = Prices {
+    region: "us-east-1",
+    read_on: "2026-12-06",
+    metric_month: 0.30,
+    put_metric_data_per_1000: 0.01,
+    get_metric_data_per_1000_metrics: 0.01,
+    alarm_month: 0.10,
+    composite_alarm_month: 0.50,
+    dashboard_month: 3.00,
+    free_dashboards: 3,
+    lambda_per_million_requests: 0.20,
+    lambda_arm64_gb_second: 0.000_013_333_4,
+    logs_ingest_gb: 0.50,
+    logs_store_gb_month: 0.03,
+    sns_free_emails: 1_000,
+    ssm_standard_parameter_month: 0.0,
+    cloudtrail_lookup: 0.0,
+    synthetics_run: 0.0012,
+    insights_alarm_metric_month: 0.10,
+};
+
 /// Minutes in an average month (30.4 days).
 pub const MINUTES_PER_MONTH: f64 = 43_800.0;
 
@@ -153,7 +209,7 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
         } else {
             metrics
         };
-        m as f64 * USD_PER_METRIC_MONTH + requests / 1000.0 * USD_PER_1000_REQUESTS
+        m as f64 * PRICES.metric_month + requests / 1000.0 * PRICES.put_metric_data_per_1000
     };
     Estimate {
         schedule_minutes,
@@ -167,7 +223,7 @@ pub fn estimate(config: &Config, own_region: &Region, schedule_minutes: u32) -> 
         usd_healthy: (usd(healthy_metrics) * 100.0).round() / 100.0,
         usd_worst_case: (usd(worst) * 100.0).round() / 100.0,
         alarms: TEMPLATE_ALARMS,
-        usd_alarms: (TEMPLATE_ALARMS as f64 * USD_PER_ALARM_MONTH * 100.0).round() / 100.0,
+        usd_alarms: (TEMPLATE_ALARMS as f64 * PRICES.alarm_month * 100.0).round() / 100.0,
         has_replica_targets: has_replicas,
         account_errors_read: config.account_errors.enabled,
         cloudtrail_calls_per_denied_run: if config.what_changed.enabled {
@@ -210,16 +266,24 @@ impl Estimate {
             self.usd_alarms,
             self.usd_healthy + self.usd_alarms
         );
-        let _ = writeln!(s, "(${USD_PER_METRIC_MONTH:.2} per metric-month, ${USD_PER_1000_REQUESTS:.2} per 1,000 requests, ${USD_PER_ALARM_MONTH:.2} per alarm-month; Lambda and the dashboard are billed separately)");
+        let p = PRICES;
+        let _ = writeln!(
+            s,
+            "(${:.2} per metric-month, ${:.2} per 1,000 requests, ${:.2} per alarm-month; the whole bill: `bill --config`)",
+            p.metric_month, p.put_metric_data_per_1000, p.alarm_month
+        );
         if self.account_errors_read {
             let _ = writeln!(
                 s,
-                "GetMetricData (does the account see it too?): one metric per failing region per run with an authentication failure, none in a healthy run; ${USD_PER_1000_GET_METRIC_DATA:.2} per 1,000 metrics"
+                "GetMetricData (does the account see it too?): one metric per failing region per run with an authentication failure, none in a healthy run; ${:.2} per 1,000 metrics",
+                p.get_metric_data_per_1000_metrics
             );
         }
         let _ = writeln!(
             s,
-            "Opt-in WatchAppErrors=true (apps failing while the canary is healthy): 1 alarm ${USD_PER_ALARM_MONTH:.2} + 1 composite alarm ${USD_PER_COMPOSITE_ALARM_MONTH:.2} a month"
+            "Opt-in WatchAppErrors=true (apps failing while the canary is healthy): 1 alarm ${:.2} + 1 composite alarm ${:.2} a month",
+            p.alarm_month,
+            p.composite_alarm_month
         );
         if self.cloudtrail_calls_per_denied_run > 0 {
             let _ = writeln!(
