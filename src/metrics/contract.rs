@@ -51,8 +51,6 @@ pub struct MetricSpec {
 pub enum Published {
     /// Every run, zeros included, so alarms see recovery.
     EveryRun,
-    /// Every run whose value is known (credential expiry).
-    WhenKnown,
     /// Only on the runs where it occurs.
     OnFailure,
 }
@@ -62,7 +60,6 @@ impl Published {
     pub fn as_str(self) -> &'static str {
         match self {
             Published::EveryRun => "every_run",
-            Published::WhenKnown => "when_known",
             Published::OnFailure => "on_failure",
         }
     }
@@ -601,7 +598,7 @@ mod tests {
         for m in CONTRACT {
             let p = published(m.name);
             assert!(
-                ["every_run", "when_known", "on_failure"].contains(&p.as_str()),
+                ["every_run", "on_failure"].contains(&p.as_str()),
                 "{}: {p}",
                 m.name
             );
